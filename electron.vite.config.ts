@@ -1,0 +1,30 @@
+import { resolve } from 'node:path';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { defineConfig } from 'electron-vite';
+
+// main/index.ts and main/preload are the Electron entry points; the renderer is the same Svelte app
+// that `tunesmith serve` hands to a browser (out/renderer).
+export default defineConfig({
+  main: {
+    build: {
+      outDir: 'out/main',
+      rollupOptions: { input: { index: resolve('main/index.ts') } },
+    },
+  },
+  preload: {
+    build: {
+      outDir: 'out/preload',
+      rollupOptions: { input: { index: resolve('main/preload/index.ts') } },
+    },
+  },
+  renderer: {
+    root: 'renderer',
+    base: './',
+    plugins: [svelte()],
+    build: {
+      outDir: 'out/renderer',
+      emptyOutDir: true,
+      rollupOptions: { input: { index: resolve('renderer/index.html') } },
+    },
+  },
+});

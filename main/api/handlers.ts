@@ -1,0 +1,21 @@
+// Command handlers: a few lines each, input already validated by dispatch(); the work is in core.
+import { buildDoctorReport } from '../core/doctor.js';
+import type { CoreServices } from '../core/services.js';
+import type { Handlers } from './dispatch.js';
+import type { EventBus } from './events.js';
+
+export interface HandlerDeps {
+  services: CoreServices;
+  bus: EventBus;
+}
+
+export function createHandlers({ services }: HandlerDeps): Handlers {
+  const { store, homeDir } = services;
+  return {
+    'system.doctor': () => buildDoctorReport({ homeDir, store }),
+    'models.list': ({ limit }) => store.models.list({ limit }),
+    'datasets.list': ({ limit }) => store.datasets.list({ limit }),
+    'runs.list': ({ limit }) => store.runs.listRecent({ limit }),
+    'exports.list': ({ limit }) => store.exports.list({ limit }),
+  };
+}

@@ -1,0 +1,75 @@
+// `tunesmith` — the command line over the same services as the app.
+import { appVersion } from '../core/package-info.js';
+import { UsageError } from './args.js';
+import { doctorCommand } from './commands/doctor.js';
+import { serveCommand } from './commands/serve.js';
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export interface CliCommand {
+  name: string;
+  summary: string;
+  usage: string;
+  run(argv: string[], io: CliIo): Promise<number>;
+}
+
+const COMMANDS: CliCommand[] = [doctorCommand, serveCommand];
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'tunesmith — fine-tune an open LLM on your own examples, on your own machine.',
+    '',
+    'Usage: tunesmith <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Options for every command:',
+    '  --home DIR   the home folder for models, data, runs and the database',
+    '               (default: $TUNESMITH_HOME, else the platform data folder)',
+    '  -h, --help   help for a command',
+    '',
+    'Run `tunesmith <command> --help` for a command’s options.',
+  ].join('\n');
+}
+
+export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    io.out(mainHelp());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version' || first === '-v') {
+    io.out(appVersion());
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === first);
+  if (!command) {
+    io.err(`Unknown command "${first}".\n\n${mainHelp()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(err.message);
+      return 2;
+    }
+    const { message, hint } = err as { message?: string; hint?: string };
+    io.err(`Error: ${message ?? String(err)}${hint ? `\n${hint}` : ''}`);
+    return 1;
+  }
+}
+
+const defaultIo: CliIo = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+};
