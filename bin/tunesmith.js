@@ -4,7 +4,9 @@ import { existsSync } from 'node:fs';
 
 const cli = new URL('../out/node/main/cli/index.js', import.meta.url);
 if (!existsSync(cli)) {
-  process.stderr.write('Tunesmith is not built yet. Run `npm install` (or `npm run build`) in its folder first.\n');
+  process.stderr.write(
+    'Tunesmith is not built yet. Run `npm install` (or `npm run build`) in its folder first.\n',
+  );
   process.exit(1);
 }
 const { runCli } = await import(cli.href);

@@ -14,7 +14,11 @@ export type Handlers = {
   [N in CommandName]: (input: ParsedInput<N>) => Promise<CommandOutput<N>> | CommandOutput<N>;
 };
 
-export async function dispatch(handlers: Handlers, name: string, rawInput: unknown): Promise<ApiResult<unknown>> {
+export async function dispatch(
+  handlers: Handlers,
+  name: string,
+  rawInput: unknown,
+): Promise<ApiResult<unknown>> {
   if (!isCommandName(name)) {
     return {
       ok: false,
@@ -47,7 +51,8 @@ export function toApiError(err: unknown): ApiError {
     const hint = 'hint' in err && typeof err.hint === 'string' ? err.hint : undefined;
     const error: ApiError = { code, message: err.message };
     if (hint) error.hint = hint;
-    else if (code === 'internal') error.hint = 'This is a bug in Tunesmith. The log in the home folder has details.';
+    else if (code === 'internal')
+      error.hint = 'This is a bug in Tunesmith. The log in the home folder has details.';
     return error;
   }
   return { code: 'internal', message: String(err), hint: 'This is a bug in Tunesmith.' };

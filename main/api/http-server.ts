@@ -77,7 +77,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         sendJson(
           res,
           401,
-          failure('unauthorized', 'This request has no valid access token.', 'Open the URL that `tunesmith serve` printed, token included.'),
+          failure(
+            'unauthorized',
+            'This request has no valid access token.',
+            'Open the URL that `tunesmith serve` printed, token included.',
+          ),
         );
         return;
       }
@@ -95,7 +99,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         return;
       }
       const result = await dispatch(options.handlers, name, input);
-      const status = result.ok ? 200 : result.error.code === 'unknown-command' ? 404 : result.error.code === 'invalid-input' ? 400 : 200;
+      const status = result.ok
+        ? 200
+        : result.error.code === 'unknown-command'
+          ? 404
+          : result.error.code === 'invalid-input'
+            ? 400
+            : 200;
       sendJson(res, status, result);
       return;
     }
@@ -195,7 +205,11 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
 
 async function serveStatic(root: string | undefined, pathname: string, res: ServerResponse): Promise<void> {
   if (!root) {
-    sendJson(res, 404, failure('not-found', 'This server has no user interface built.', 'Run `npm run build`.'));
+    sendJson(
+      res,
+      404,
+      failure('not-found', 'This server has no user interface built.', 'Run `npm run build`.'),
+    );
     return;
   }
   let relative: string;
@@ -224,7 +238,11 @@ async function serveStatic(root: string | undefined, pathname: string, res: Serv
     file = join(root, 'index.html');
     info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) {
-      sendJson(res, 404, failure('not-found', 'This server has no user interface built.', 'Run `npm run build`.'));
+      sendJson(
+        res,
+        404,
+        failure('not-found', 'This server has no user interface built.', 'Run `npm run build`.'),
+      );
       return;
     }
   }

@@ -15,7 +15,12 @@ export const globalOptions = {
 
 export function parseCommandArgs<O extends OptionSpec>(argv: string[], options: O, command: string) {
   try {
-    return parseArgs({ args: argv, options: { ...globalOptions, ...options }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...globalOptions, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nRun \`tunesmith ${command} --help\` for the options.`);
   }
@@ -25,7 +30,9 @@ export function parsePort(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(`--port must be a whole number from 0 to 65535 (0 picks a free port), not "${value}".`);
+    throw new UsageError(
+      `--port must be a whole number from 0 to 65535 (0 picks a free port), not "${value}".`,
+    );
   }
   return port;
 }

@@ -23,7 +23,8 @@ export async function buildDoctorReport({ homeDir, store }: DoctorInput): Promis
   const problems: string[] = [];
   if (engine.loadError) problems.push(`The training engine could not be loaded: ${engine.loadError}`);
   if (home.error) problems.push(home.error);
-  if (database.error) problems.push(`${database.error.message}${database.error.hint ? ` ${database.error.hint}` : ''}`);
+  if (database.error)
+    problems.push(`${database.error.message}${database.error.hint ? ` ${database.error.hint}` : ''}`);
   if (!engine.loadError && !engine.backends.includes('cuda') && engine.error) {
     problems.push(`No usable NVIDIA GPU: ${engine.error} Training will use the CPU and be slow.`);
   }
@@ -85,7 +86,10 @@ function databaseReport(path: string, open: Store | undefined): DatabaseReport {
     };
   } catch (err) {
     const { code, message, hint } = err as { code?: string; message?: string; hint?: string };
-    const error: NonNullable<DatabaseReport['error']> = { code: code ?? 'internal', message: message ?? String(err) };
+    const error: NonNullable<DatabaseReport['error']> = {
+      code: code ?? 'internal',
+      message: message ?? String(err),
+    };
     if (hint) error.hint = hint;
     return { path, ok: false, error };
   } finally {

@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type ServeProcess, startServe, tempDir } from '../helpers/cli.js';
 import { hasChromium, launchChromium } from '../helpers/chromium.js';
+import { REPO_ROOT, type ServeProcess, startServe, tempDir } from '../helpers/cli.js';
 
 const screenshots = join(REPO_ROOT, 'test-results');
 
@@ -30,7 +30,9 @@ describe.skipIf(!hasChromium)('renderer shell in Chromium', () => {
     await status.waitFor({ timeout: 20_000 });
     expect(await page.getByTestId('backends').textContent()).toMatch(/backends: cpu/);
     expect(await page.getByTestId('home').textContent()).toContain(home);
-    expect(await page.getByTestId('gpu').textContent()).toMatch(/No NVIDIA GPU found — training will use the CPU/);
+    expect(await page.getByTestId('gpu').textContent()).toMatch(
+      /No NVIDIA GPU found — training will use the CPU/,
+    );
     // The token leaves the address bar once read.
     expect(page.url()).not.toContain('token=');
     await page.screenshot({ path: join(screenshots, 'shell-connected.png'), fullPage: true });

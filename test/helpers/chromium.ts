@@ -7,7 +7,9 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM_PATH);
 
 if (!hasChromium) {
-  console.warn(`SKIPPED e2e: no Chromium at ${CHROMIUM_PATH} — install it with \`apt-get install chromium\`.`);
+  console.warn(
+    `SKIPPED e2e: no Chromium at ${CHROMIUM_PATH} — install it with \`apt-get install chromium\`.`,
+  );
 }
 
 export function launchChromium(): Promise<Browser> {

@@ -51,10 +51,13 @@ describe('tunesmith doctor', () => {
   it('takes the home folder from TUNESMITH_HOME, and --home wins over it', () => {
     const fromEnv = tempDir();
     const fromFlag = tempDir();
-    expect(JSON.parse(runCli(['doctor', '--json'], { TUNESMITH_HOME: fromEnv }).stdout).home.path).toBe(fromEnv);
-    expect(JSON.parse(runCli(['doctor', '--json', '--home', fromFlag], { TUNESMITH_HOME: fromEnv }).stdout).home.path).toBe(
-      fromFlag,
+    expect(JSON.parse(runCli(['doctor', '--json'], { TUNESMITH_HOME: fromEnv }).stdout).home.path).toBe(
+      fromEnv,
     );
+    expect(
+      JSON.parse(runCli(['doctor', '--json', '--home', fromFlag], { TUNESMITH_HOME: fromEnv }).stdout).home
+        .path,
+    ).toBe(fromFlag);
   });
 
   it('prints a readable report', () => {
@@ -120,7 +123,9 @@ describe('tunesmith serve', () => {
   });
 
   it('refuses a non-loopback host that only comes from the environment', () => {
-    const { status, stderr } = runCli(['serve', '--port', '0', '--home', tempDir()], { TUNESMITH_HOST: '0.0.0.0' });
+    const { status, stderr } = runCli(['serve', '--port', '0', '--home', tempDir()], {
+      TUNESMITH_HOST: '0.0.0.0',
+    });
     expect(status).toBe(2);
     expect(stderr).toMatch(/Pass --host explicitly/);
   });

@@ -20,7 +20,13 @@ beforeAll(async () => {
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>Tunesmith test page</title>');
   mkdirSync(join(staticDir, 'assets'));
   writeFileSync(join(staticDir, 'assets', 'app.js'), 'console.log(1)');
-  server = await startHttpServer({ handlers: createHandlers({ services, bus }), bus, host: '127.0.0.1', port: 0, staticDir });
+  server = await startHttpServer({
+    handlers: createHandlers({ services, bus }),
+    bus,
+    host: '127.0.0.1',
+    port: 0,
+    staticDir,
+  });
 });
 
 afterAll(async () => {
@@ -63,7 +69,10 @@ describe('HTTP transport', () => {
   });
 
   it('accepts the token as a query parameter too', async () => {
-    const response = await fetch(`${server.url}api/runs.list?token=${server.token}`, { method: 'POST', body: '{}' });
+    const response = await fetch(`${server.url}api/runs.list?token=${server.token}`, {
+      method: 'POST',
+      body: '{}',
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ ok: true, value: [] });
   });
@@ -84,7 +93,9 @@ describe('HTTP transport', () => {
     });
     expect(badJson.status).toBe(400);
     expect((await badJson.json()).error.message).toMatch(/not valid JSON/);
-    const get = await fetch(`${server.url}api/runs.list`, { headers: { Authorization: `Bearer ${server.token}` } });
+    const get = await fetch(`${server.url}api/runs.list`, {
+      headers: { Authorization: `Bearer ${server.token}` },
+    });
     expect(get.status).toBe(405);
   });
 
@@ -120,9 +131,14 @@ describe('WebSocket events', () => {
       ws.on('open', resolve);
       ws.on('error', reject);
     });
-    const received = new Promise<unknown>((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)))));
+    const received = new Promise<unknown>((resolve) =>
+      ws.once('message', (data) => resolve(JSON.parse(String(data)))),
+    );
     bus.emit('system.log', { level: 'info', message: 'hello from main', at: 1 });
-    expect(await received).toEqual({ event: 'system.log', payload: { level: 'info', message: 'hello from main', at: 1 } });
+    expect(await received).toEqual({
+      event: 'system.log',
+      payload: { level: 'info', message: 'hello from main', at: 1 },
+    });
     ws.close();
   });
 });

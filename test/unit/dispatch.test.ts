@@ -3,7 +3,10 @@ import { dispatch, type Handlers, toApiError } from '../../main/api/dispatch.js'
 
 const handlers = {
   'system.doctor': () => {
-    throw Object.assign(new Error('The database is damaged.'), { code: 'corrupt', hint: 'Restore a backup.' });
+    throw Object.assign(new Error('The database is damaged.'), {
+      code: 'corrupt',
+      hint: 'Restore a backup.',
+    });
   },
   'models.list': () => [],
   'datasets.list': () => [],
@@ -28,8 +31,14 @@ describe('dispatch', () => {
   });
 
   it('does not treat inherited object keys as command names', async () => {
-    expect(await dispatch(handlers, 'toString', {})).toMatchObject({ ok: false, error: { code: 'unknown-command' } });
-    expect(await dispatch(handlers, '__proto__', {})).toMatchObject({ ok: false, error: { code: 'unknown-command' } });
+    expect(await dispatch(handlers, 'toString', {})).toMatchObject({
+      ok: false,
+      error: { code: 'unknown-command' },
+    });
+    expect(await dispatch(handlers, '__proto__', {})).toMatchObject({
+      ok: false,
+      error: { code: 'unknown-command' },
+    });
   });
 
   it('passes a service error through as data, code and hint included', async () => {
@@ -41,7 +50,10 @@ describe('dispatch', () => {
 
   it('marks an unexpected exception as internal, with a hint', async () => {
     const result = await dispatch(handlers, 'exports.list', {});
-    expect(result).toMatchObject({ ok: false, error: { code: 'internal', message: 'undefined is not a function' } });
+    expect(result).toMatchObject({
+      ok: false,
+      error: { code: 'internal', message: 'undefined is not a function' },
+    });
     expect(!result.ok && result.error.hint).toMatch(/bug/);
   });
 

@@ -39,7 +39,9 @@ export function formatReport(report: DoctorReport): string {
   if (engine.loadError) {
     lines.push(`  not loaded: ${engine.loadError}`);
   } else {
-    lines.push(`  backends: ${engine.backends.join(', ')}   (CUDA compiled in: ${engine.cudaCompiled ? 'yes' : 'no'})`);
+    lines.push(
+      `  backends: ${engine.backends.join(', ')}   (CUDA compiled in: ${engine.cudaCompiled ? 'yes' : 'no'})`,
+    );
     for (const d of engine.devices) {
       lines.push(
         `  GPU ${d.index}: ${d.name}, ${gib(d.totalMemoryBytes)} (${gib(d.freeMemoryBytes)} free), compute ${d.computeCapability}`,
@@ -51,7 +53,10 @@ export function formatReport(report: DoctorReport): string {
   }
   lines.push('', 'Home folder', `  ${home.path}`);
   if (home.error) lines.push(`  problem: ${home.error}`);
-  else lines.push(`  ${home.exists ? 'writable' : 'will be created'}${home.freeBytes !== undefined ? `, ${gib(home.freeBytes)} free` : ''}`);
+  else
+    lines.push(
+      `  ${home.exists ? 'writable' : 'will be created'}${home.freeBytes !== undefined ? `, ${gib(home.freeBytes)} free` : ''}`,
+    );
   lines.push('', 'Database', `  ${database.path}`);
   if (database.error) {
     lines.push(`  problem: ${database.error.message}`);
@@ -62,7 +67,9 @@ export function formatReport(report: DoctorReport): string {
     const counts = Object.entries(database.counts ?? {})
       .map(([table, n]) => `${n} ${table}`)
       .join(', ');
-    lines.push(`  schema ${database.schemaVersion}${database.latestVersion !== database.schemaVersion ? ` (this version upgrades it to ${database.latestVersion})` : ''}; ${counts}`);
+    lines.push(
+      `  schema ${database.schemaVersion}${database.latestVersion !== database.schemaVersion ? ` (this version upgrades it to ${database.latestVersion})` : ''}; ${counts}`,
+    );
   }
   lines.push('', report.ok ? 'Ready.' : `Not ready:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`);
   return lines.join('\n');

@@ -29,7 +29,11 @@ export const serveCommand: CliCommand = {
     '  --home DIR   the home folder to use',
   ].join('\n'),
   async run(argv, io) {
-    const { values } = parseCommandArgs(argv, { port: { type: 'string' }, host: { type: 'string' } }, 'serve');
+    const { values } = parseCommandArgs(
+      argv,
+      { port: { type: 'string' }, host: { type: 'string' } },
+      'serve',
+    );
     const host = chooseHost(values.host, process.env.TUNESMITH_HOST || undefined, io);
     const port = parsePort(values.port ?? (process.env.TUNESMITH_PORT || undefined), DEFAULT_PORT);
     const homeDir = resolveHome(values.home);
@@ -38,11 +42,19 @@ export const serveCommand: CliCommand = {
     const bus = new EventBus();
     const staticDir = join(packageRoot(), 'out', 'renderer');
     if (!existsSync(join(staticDir, 'index.html'))) {
-      io.err('Warning: the user interface is not built (out/renderer); only the API is served. Run `npm run build`.');
+      io.err(
+        'Warning: the user interface is not built (out/renderer); only the API is served. Run `npm run build`.',
+      );
     }
     let server: Awaited<ReturnType<typeof startHttpServer>>;
     try {
-      server = await startHttpServer({ handlers: createHandlers({ services, bus }), bus, host, port, staticDir });
+      server = await startHttpServer({
+        handlers: createHandlers({ services, bus }),
+        bus,
+        host,
+        port,
+        staticDir,
+      });
     } catch (err) {
       services.close();
       throw err;

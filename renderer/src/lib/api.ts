@@ -51,7 +51,10 @@ class Listeners {
   readonly #byEvent = new Map<string, Set<AnyListener>>();
   add(name: string, listener: AnyListener): () => void {
     let set = this.#byEvent.get(name);
-    if (!set) this.#byEvent.set(name, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.#byEvent.set(name, set);
+    }
     set.add(listener);
     return () => set.delete(listener);
   }
@@ -116,7 +119,9 @@ function httpApi(): Api {
     if (!token || socket) return;
     clearTimeout(retryTimer);
     const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${scheme}://${window.location.host}/api/events?token=${encodeURIComponent(token)}`);
+    const ws = new WebSocket(
+      `${scheme}://${window.location.host}/api/events?token=${encodeURIComponent(token)}`,
+    );
     socket = ws;
     ws.onopen = () => {
       retryDelay = 500;
