@@ -224,17 +224,19 @@ export function homeErrorFrom(err: unknown, home: string, target: string): HomeE
 }
 
 function notAFolderError(home: string, blocker: string, cause?: unknown): HomeError {
-  const inside = home === blocker || isInside(blocker, home);
-  const problem =
-    blocker === home
-      ? 'it is a file, not a folder'
-      : inside
-        ? `${blocker} is a file, not a folder`
-        : `${blocker} is a file, so no folder can be made inside it`;
-  const hint = inside ? `Move that file away, or ${CHOOSE_ANOTHER.toLowerCase()}` : CHOOSE_ANOTHER;
+  let code: HomeErrorCode = 'not-a-folder';
+  let problem = 'it is a file, not a folder';
+  let hint = CHOOSE_ANOTHER;
+  if (isInside(blocker, home)) {
+    problem = `${blocker} is a file, not a folder`;
+    hint = 'Move that file away, or choose another folder with --home or TUNESMITH_HOME.';
+  } else if (blocker !== home) {
+    code = 'parent-not-a-folder';
+    problem = `${blocker} is a file, so no folder can be made inside it`;
+  }
   return new HomeError(
     {
-      code: inside ? 'not-a-folder' : 'parent-not-a-folder',
+      code,
       message: `Tunesmith cannot write to its home folder ${home}: ${problem}. ${hint}`,
       hint,
       path: home,

@@ -69,14 +69,15 @@ export interface StoreStatus {
 }
 
 export class Store {
-  readonly models: ModelsRepo;
-  readonly datasets: DatasetsRepo;
-  readonly runs: RunsRepo;
-  readonly metrics: MetricsRepo;
-  readonly checkpoints: CheckpointsRepo;
-  readonly samples: SamplesRepo;
-  readonly exports: ExportsRepo;
-  readonly events: EventsRepo;
+  readonly #now: Clock;
+  #models?: ModelsRepo;
+  #datasets?: DatasetsRepo;
+  #runs?: RunsRepo;
+  #metrics?: MetricsRepo;
+  #checkpoints?: CheckpointsRepo;
+  #samples?: SamplesRepo;
+  #exports?: ExportsRepo;
+  #events?: EventsRepo;
 
   constructor(
     /** The connection. SQL stays in main/core/store/: outside it, use the repositories. */
@@ -85,14 +86,42 @@ export class Store {
     readonly latestVersion: number,
     now: Clock,
   ) {
-    this.models = new ModelsRepo(db, now);
-    this.datasets = new DatasetsRepo(db, now);
-    this.runs = new RunsRepo(db, now);
-    this.metrics = new MetricsRepo(db, now);
-    this.checkpoints = new CheckpointsRepo(db, now);
-    this.samples = new SamplesRepo(db, now);
-    this.exports = new ExportsRepo(db, now);
-    this.events = new EventsRepo(db, now);
+    this.#now = now;
+  }
+
+  // Repositories prepare their statements when first used: a read-only look at a database that is
+  // not migrated yet (doctor) must not fail on tables it does not have.
+  get models(): ModelsRepo {
+    this.#models ??= new ModelsRepo(this.db, this.#now);
+    return this.#models;
+  }
+  get datasets(): DatasetsRepo {
+    this.#datasets ??= new DatasetsRepo(this.db, this.#now);
+    return this.#datasets;
+  }
+  get runs(): RunsRepo {
+    this.#runs ??= new RunsRepo(this.db, this.#now);
+    return this.#runs;
+  }
+  get metrics(): MetricsRepo {
+    this.#metrics ??= new MetricsRepo(this.db, this.#now);
+    return this.#metrics;
+  }
+  get checkpoints(): CheckpointsRepo {
+    this.#checkpoints ??= new CheckpointsRepo(this.db, this.#now);
+    return this.#checkpoints;
+  }
+  get samples(): SamplesRepo {
+    this.#samples ??= new SamplesRepo(this.db, this.#now);
+    return this.#samples;
+  }
+  get exports(): ExportsRepo {
+    this.#exports ??= new ExportsRepo(this.db, this.#now);
+    return this.#exports;
+  }
+  get events(): EventsRepo {
+    this.#events ??= new EventsRepo(this.db, this.#now);
+    return this.#events;
   }
 
   /** Runs `fn` in one transaction (nested calls become savepoints). */
@@ -127,7 +156,7 @@ export class Store {
   close(): void {
     if (!this.db.open) return;
     try {
-      this.metrics.closeWriters();
+      this.#metrics?.closeWriters();
     } finally {
       this.db.close();
     }
