@@ -19,7 +19,10 @@ const outArg = args.indexOf('--out');
 const outDir = path.resolve(outArg >= 0 ? args[outArg + 1] : path.join(nativeDir, 'build'));
 const addonPath = path.join(outDir, 'Release', 'tunesmith_native.node');
 const infoPath = path.join(outDir, 'build-info.json');
-const shown = (p) => path.relative(process.cwd(), p) || '.';
+const shown = (p) => {
+  const relative = path.relative(process.cwd(), p);
+  return relative && !relative.startsWith('..') ? relative : p;
+};
 const say = (line) => console.log(`[build-native] ${line}`);
 
 const readJson = (file) => {
@@ -53,7 +56,7 @@ function newestSourceMtime() {
 function describe(info) {
   if (info.cudaCompiled)
     return `CUDA compiled in (nvcc ${info.nvccVersion}, archs ${info.cudaArchs.join(',')})`;
-  return `CPU only, CUDA not compiled in: ${info.cudaReason}`;
+  return `CPU only, CUDA not compiled in (${info.cudaReason})`;
 }
 
 function fail(why, status = 1) {
@@ -70,7 +73,7 @@ const previous = readJson(infoPath);
 const sameRequest = JSON.stringify(previous?.request) === JSON.stringify(request);
 if (!force && sameRequest && fs.existsSync(addonPath)) {
   if (fs.statSync(addonPath).mtimeMs >= newestSourceMtime()) {
-    say(`up to date, ${describe(previous)}: ${shown(addonPath)}`);
+    say(`${shown(addonPath)} is up to date; ${describe(previous)}`);
     process.exit(0);
   }
 }
@@ -121,4 +124,4 @@ const info = {
 };
 fs.writeFileSync(infoPath, `${JSON.stringify(info, null, 2)}\n`);
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
-say(`built in ${seconds} s, ${describe(info)}: ${shown(addonPath)}`);
+say(`built ${shown(addonPath)} in ${seconds} s; ${describe(info)}`);

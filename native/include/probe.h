@@ -1,7 +1,8 @@
 // Backend discovery: which backends this build can run here, which GPUs it sees, and, when there is no
 // usable GPU, one precise reason (ProbeErrorKind) with a message a person can act on.
-// probe() never throws, never exits, and leaves no GPU context behind: it is safe in the app's main
-// process and in a trainer that already holds a session. JS shape: native/index.d.ts (ProbeResult).
+// probe() reports problems as data (it throws only std::bad_alloc), never exits, and leaves no GPU
+// context behind: it is safe in the app's main process and in a trainer that already holds a session.
+// JS shape: native/index.d.ts (ProbeResult).
 #pragma once
 
 #include <cstdint>

@@ -112,8 +112,13 @@ int minimum_driver_branch(int cuda_major) {
 
 std::string driver_too_old_message(int driver_version) {
   const int needed_major = CUDART_VERSION / 1000;
-  std::string message = "the NVIDIA driver supports CUDA " + cuda_version_string(driver_version) +
-                        " but this build needs CUDA " + std::to_string(needed_major) + ".0: update the NVIDIA driver";
+  std::string message = "the NVIDIA driver supports CUDA " + cuda_version_string(driver_version);
+  if (driver_version / 1000 >= needed_major) {
+    // Same major, yet cudart refused it: name the exact runtime, there is no branch number to give.
+    return message + ", which CUDA reports as too old for this build's CUDA " + cuda_version_string(CUDART_VERSION) +
+           " runtime: update the NVIDIA driver";
+  }
+  message += " but this build needs CUDA " + std::to_string(needed_major) + ".0: update the NVIDIA driver";
   if (const int branch = minimum_driver_branch(needed_major)) {
     message += " to version " + std::to_string(branch) + " or newer";
   }
