@@ -43,7 +43,7 @@ export function nativeAddonPath(): string {
 /** The addon, loaded on first use and cached. Throws an Error that says how to fix a failed load. */
 export function loadNative(): NativeModule {
   if (cached) return cached;
-  let addonPath = '(unknown)';
+  let addonPath: string | undefined;
   try {
     addonPath = nativeAddonPath();
     const loaded = createRequire(import.meta.url)(addonPath) as NativeModule;
@@ -51,11 +51,13 @@ export function loadNative(): NativeModule {
     cached = loaded;
     return loaded;
   } catch (cause) {
-    const reason = messageOf(cause);
+    // require()'s message goes on with a "Require stack" list; its first line is the news.
+    const missing = addonPath !== undefined && !existsSync(addonPath);
+    const reason = missing ? 'there is no such file' : messageOf(cause).split('\n')[0];
     const fix = process.env.TUNESMITH_NATIVE_PATH
       ? 'check TUNESMITH_NATIVE_PATH, or unset it to use the built addon'
       : 'run `npm run build:native` (needs CMake and a C++ compiler; nvcc too for GPU training)';
-    const message = `Tunesmith's native engine could not be loaded from ${addonPath}: ${reason}. To fix it, ${fix}.`;
+    const message = `Tunesmith's native engine could not be loaded from ${addonPath ?? 'this package'}: ${reason}. To fix it, ${fix}.`;
     throw new Error(message, { cause });
   }
 }
