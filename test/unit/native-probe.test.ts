@@ -2,7 +2,8 @@
 // build has it and a GPU is there, and otherwise one precise reason. Needs a built addon
 // (`npm run build:native`); the CPU-only case builds its own copy into native/build/cpu-only.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -73,6 +74,17 @@ describe('native addon', () => {
     vi.stubEnv('TUNESMITH_NATIVE_PATH', undefined);
     expect(() => fresh.loadNative()).not.toThrow();
   });
+
+  it('passes on the loader reason when the file is there but is no addon', async () => {
+    const garbage = path.join(mkdtempSync(path.join(tmpdir(), 'tunesmith-native-')), 'garbage.node');
+    writeFileSync(garbage, 'not a shared library');
+    vi.stubEnv('TUNESMITH_NATIVE_PATH', garbage);
+    vi.resetModules();
+    const fresh = await import('../../main/core/engine/native.js');
+    expect(() => fresh.loadNative()).toThrow(/garbage\.node: .+\. To fix it, check TUNESMITH_NATIVE_PATH/);
+    expect(() => fresh.loadNative()).not.toThrow(/no such file/);
+    expect(fresh.probeNative().loadError).not.toMatch(/Require stack/);
+  });
 });
 
 describe('probe()', () => {
@@ -136,6 +148,64 @@ describe('probe()', () => {
   });
 });
 
+// A fake libcuda.so.1 (native/tests/fake_libcuda.c) walks probe() through each driver problem.
+describe.runIf(process.platform === 'linux')('probe() with a fake NVIDIA driver', () => {
+  const native = () => probeNative(); // at collection time: must not throw when the addon is missing
+  const hasCompiler = () => !spawnSync('cc', ['--version'], { stdio: 'ignore' }).error;
+  let fakeDir = '';
+
+  function probeWithDriver(driverVersion: number, initResult: number): ProbeResult {
+    if (!fakeDir) {
+      fakeDir = mkdtempSync(path.join(tmpdir(), 'tunesmith-fake-cuda-'));
+      const source = path.join(ROOT, 'native', 'tests', 'fake_libcuda.c');
+      execFileSync('cc', ['-shared', '-fPIC', '-o', path.join(fakeDir, 'libcuda.so.1'), source]);
+    }
+    const script = 'process.stdout.write(JSON.stringify(require(process.argv[1]).probe()))';
+    const output = execFileSync(process.execPath, ['-e', script, nativeAddonPath()], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        LD_LIBRARY_PATH: fakeDir,
+        FAKE_CUDA_DRIVER_VERSION: String(driverVersion),
+        FAKE_CUDA_INIT_RESULT: String(initResult),
+      },
+    });
+    return JSON.parse(output);
+  }
+
+  it.runIf(native().cudaCompiled && hasCompiler())('names each problem precisely', () => {
+    const runtime = native().cudaRuntimeVersion ?? 0;
+    const major = Math.floor(runtime / 1000);
+
+    const old = probeWithDriver((major - 1) * 1000 + 40, 0);
+    expect(old).toMatchObject({
+      errorKind: 'driver-too-old',
+      driverVersion: (major - 1) * 1000 + 40,
+      devices: [],
+    });
+    expect(old.error).toContain(
+      `the NVIDIA driver supports CUDA ${major - 1}.4 but this build needs CUDA ${major}.0: update the NVIDIA driver`,
+    );
+    if (major === 13) expect(old.error).toMatch(/to version 580 or newer$/);
+
+    const noDevice = probeWithDriver(major * 1000, 100); // CUDA_ERROR_NO_DEVICE
+    expect(noDevice).toMatchObject({
+      backends: ['cpu'],
+      errorKind: 'no-device',
+      driverVersion: major * 1000,
+    });
+    expect(noDevice.error).toMatch(/shows no GPU/);
+
+    const unknown = probeWithDriver(major * 1000 + 20, 999); // CUDA_ERROR_UNKNOWN
+    expect(unknown).toMatchObject({ errorKind: 'cuda-error', devices: [] });
+    expect(unknown.error).toMatch(/CUDA could not start: .*cudaErrorUnknown/);
+
+    const mismatch = probeWithDriver(major * 1000, 803); // CUDA_ERROR_SYSTEM_DRIVER_MISMATCH
+    expect(mismatch.errorKind).toBe('cuda-error');
+    expect(mismatch.error).toMatch(/reboot/);
+  });
+});
+
 describe('a build with CUDA forced off', () => {
   const outDir = path.join(ROOT, 'native', 'build', 'cpu-only');
 
@@ -150,7 +220,7 @@ describe('a build with CUDA forced off', () => {
       },
     );
     expect(build.status, build.stdout + build.stderr).toBe(0);
-    expect(build.stdout).toMatch(/CPU only, CUDA not compiled in: turned off by TUNESMITH_CUDA=OFF/);
+    expect(build.stdout).toMatch(/CPU only, CUDA not compiled in \(turned off by TUNESMITH_CUDA=OFF\)/);
 
     const info = readBuildInfo(path.join(outDir, 'build-info.json'));
     expect(info).toMatchObject({ cudaCompiled: false, cudaArchs: [], request: { cuda: 'OFF' } });
