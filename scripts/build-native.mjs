@@ -59,14 +59,14 @@ function describe(info) {
   return `CPU only, CUDA not compiled in (${info.cudaReason})`;
 }
 
-function fail(why, status = 1) {
+function fail(why) {
   console.error(`[build-native] FAILED: ${why}
   The native engine needs CMake >= 3.20 and a C++17 compiler:
     Debian/Ubuntu: sudo apt-get install cmake g++      Fedora: sudo dnf install cmake gcc-c++
     macOS: xcode-select --install && brew install cmake
     Windows: Visual Studio Build Tools ("Desktop development with C++") and CMake
   GPU training also needs the CUDA toolkit (nvcc); TUNESMITH_CUDA=OFF builds the CPU backend only.`);
-  process.exit(status);
+  process.exit(1);
 }
 
 const previous = readJson(infoPath);
