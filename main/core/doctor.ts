@@ -21,7 +21,7 @@ export async function buildDoctorReport({ homeDir, store }: DoctorInput): Promis
   const home = await homeReport(homeDir);
   const database = databaseReport(join(homeDir, DATABASE_FILE), store);
   const problems: string[] = [];
-  if (engine.loadError) problems.push(`The training engine could not be loaded: ${engine.loadError}`);
+  if (engine.loadError) problems.push(engine.loadError);
   if (home.error) problems.push(home.error);
   if (database.error)
     problems.push(`${database.error.message}${database.error.hint ? ` ${database.error.hint}` : ''}`);

@@ -6,13 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  findPackageRoot,
-  loadNative,
-  nativeAddonPath,
-  type ProbeResult,
-  probeNative,
-} from '../../main/core/engine/native.js';
+import { loadNative, nativeAddonPath, type ProbeResult, probeNative } from '../../main/core/engine/native.js';
+import { findPackageRoot } from '../../main/core/package-info.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const BUILD_INFO = path.join(ROOT, 'native', 'build', 'build-info.json');

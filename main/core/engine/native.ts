@@ -2,42 +2,24 @@
 // The package root is found by walking up to the package.json named "tunesmith", so this works from
 // main/core/engine/ (tsx, vitest) and from out/node/main/core/engine/ (compiled) alike;
 // TUNESMITH_NATIVE_PATH may name a .node file instead. Failures say what to do and keep the cause.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { NativeModule, ProbeResult } from '../../../native/index.js';
+import { packageRoot } from '../package-info.js';
 
 export type { GpuInfo, NativeModule, ProbeResult } from '../../../native/index.js';
 
-const PACKAGE_NAME = 'tunesmith';
 const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'tunesmith_native.node');
 
 let cached: NativeModule | undefined;
-
-/** The folder holding the package.json named "tunesmith", searched upwards from `start`. */
-export function findPackageRoot(start: string = path.dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      try {
-        if (JSON.parse(readFileSync(manifest, 'utf8')).name === PACKAGE_NAME) return dir;
-      } catch {
-        // an unreadable package.json on the way up is not ours; keep climbing
-      }
-    }
-    if (path.dirname(dir) === dir) {
-      throw new Error(`no package.json named "${PACKAGE_NAME}" above ${start}`);
-    }
-  }
-}
 
 /** Where the addon is looked for: TUNESMITH_NATIVE_PATH, else the package's build folder. */
 export function nativeAddonPath(): string {
   const override = process.env.TUNESMITH_NATIVE_PATH;
   if (override) return path.resolve(override);
   // Inside a packaged Electron app, .node files live beside the asar archive, not in it.
-  return path.join(findPackageRoot(), ADDON_RELATIVE_PATH).replace(/app\.asar(?=[\\/])/, 'app.asar.unpacked');
+  return path.join(packageRoot(), ADDON_RELATIVE_PATH).replace(/app\.asar(?=[\\/])/, 'app.asar.unpacked');
 }
 
 /** The addon, loaded on first use and cached. Throws an Error that says how to fix a failed load. */
