@@ -52,6 +52,9 @@ export function runMigrations(db: Database, path: string, migrations: readonly M
 
 function applyOne(db: Database, path: string, migration: Migration): void {
   const apply = db.transaction(() => {
+    // Another process (the app and the CLI on one home) may have applied it while we waited for the
+    // write lock: the version read under the lock is the one that counts.
+    if (readUserVersion(db) >= migration.version) return;
     migration.up(db);
     const violations = db.pragma('foreign_key_check') as unknown[];
     if (violations.length > 0) {
