@@ -63,8 +63,9 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       io.err(err.message);
       return 2;
     }
-    const { message, hint } = err as { message?: string; hint?: string };
-    io.err(`Error: ${message ?? String(err)}${hint ? `\n${hint}` : ''}`);
+    const { message = String(err), hint } = err as { message?: string; hint?: string };
+    // Service errors usually end with their hint already; print it once.
+    io.err(`Error: ${message}${hint && !message.includes(hint) ? `\n${hint}` : ''}`);
     return 1;
   }
 }

@@ -5,9 +5,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { DatabaseReport, DoctorReport, EngineReport, HomeReport } from '../api/contract.js';
 import { probeNative } from './engine/native.js';
-import { homeStatus } from './home.js';
+import { DATABASE_FILE, homeStatus } from './home.js';
 import { appVersion } from './package-info.js';
-import { DATABASE_FILE } from './services.js';
 import { openStore, type Store } from './store/index.js';
 
 export interface DoctorInput {
@@ -23,10 +22,9 @@ export async function buildDoctorReport({ homeDir, store }: DoctorInput): Promis
   const problems: string[] = [];
   if (engine.loadError) problems.push(engine.loadError);
   if (home.error) problems.push(home.error);
-  if (database.error)
-    problems.push(`${database.error.message}${database.error.hint ? ` ${database.error.hint}` : ''}`);
+  if (database.error) problems.push(database.error.message);
   if (!engine.loadError && !engine.backends.includes('cuda') && engine.error) {
-    problems.push(`No usable NVIDIA GPU: ${engine.error} Training will use the CPU and be slow.`);
+    problems.push(`No usable NVIDIA GPU: ${engine.error}. Training will use the CPU and be slow.`);
   }
   return {
     app: {

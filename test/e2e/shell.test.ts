@@ -61,6 +61,11 @@ describe.skipIf(!hasChromium)('renderer shell in Chromium', () => {
     await banner.waitFor({ timeout: 20_000 });
     expect(await banner.textContent()).toMatch(/Not connected to Tunesmith/);
     await page.screenshot({ path: join(screenshots, 'shell-disconnected.png'), fullPage: true });
+
+    // Started again on the same port, the server has a new token: the page says to open the new URL.
+    const port = new URL(serve.baseUrl).port;
+    serve = await startServe(['--home', home, '--port', port]);
+    await page.getByText('no valid access token').waitFor({ timeout: 30_000 });
     await page.close();
   });
 });

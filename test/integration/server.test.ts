@@ -13,10 +13,11 @@ import { tempDir } from '../helpers/cli.js';
 let services: CoreServices;
 let server: RunningServer;
 const bus = new EventBus();
-const staticDir = tempDir('tunesmith-static-');
+const staticDir = join(tempDir('tunesmith-static-'), 'renderer');
 
 beforeAll(async () => {
   services = openCoreServices(tempDir());
+  mkdirSync(staticDir);
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>Tunesmith test page</title>');
   mkdirSync(join(staticDir, 'assets'));
   writeFileSync(join(staticDir, 'assets', 'app.js'), 'console.log(1)');
@@ -107,8 +108,13 @@ describe('HTTP transport', () => {
     expect(asset.headers.get('content-type')).toMatch(/javascript/);
     const spaRoute = await fetch(`${server.url}runs/12`);
     expect(await spaRoute.text()).toContain('Tunesmith test page');
-    const traversal = await fetch(`${server.url}..%2f..%2fetc%2fpasswd`);
+    // A file beside the renderer folder, reached by an encoded `../`, is never served.
+    writeFileSync(join(staticDir, '..', 'secret.txt'), 'top secret');
+    const traversal = await fetch(`${server.url}..%2fsecret.txt`);
     expect(traversal.status).toBe(404);
+    expect(await traversal.text()).not.toContain('top secret');
+    const passwd = await fetch(`${server.url}..%2f..%2f..%2fetc%2fpasswd`);
+    expect(await passwd.text()).not.toContain('root:');
     const missing = await fetch(`${server.url}assets/nope.js`);
     expect(missing.status).toBe(404);
   });

@@ -60,7 +60,6 @@ export function formatReport(report: DoctorReport): string {
   lines.push('', 'Database', `  ${database.path}`);
   if (database.error) {
     lines.push(`  problem: ${database.error.message}`);
-    if (database.error.hint) lines.push(`  ${database.error.hint}`);
   } else if (!database.schemaVersion) {
     lines.push('  not created yet (it is created on first use)');
   } else {

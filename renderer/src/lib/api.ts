@@ -100,6 +100,19 @@ function takeToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+async function tokenRefused(token: string): Promise<boolean> {
+  try {
+    const response = await fetch('/api/runs.list', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: '{"limit":1}',
+    });
+    return response.status === 401;
+  } catch {
+    return false;
+  }
+}
+
 function httpApi(): Api {
   const token = takeToken();
   const listeners = new Listeners();
@@ -131,9 +144,15 @@ function httpApi(): Api {
       const { event, payload } = JSON.parse(String(message.data)) as { event: string; payload: unknown };
       listeners.deliver(event, payload);
     };
-    ws.onclose = () => {
+    ws.onclose = async () => {
       socket = undefined;
-      if (status !== 'unauthorized') setStatus('disconnected');
+      // A browser does not tell why a WebSocket was refused: ask once whether the token still
+      // works (a restarted server has a new one) before retrying.
+      if (await tokenRefused(token)) {
+        setStatus('unauthorized');
+        return;
+      }
+      setStatus('disconnected');
       retryTimer = setTimeout(openEvents, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 10_000);
     };
