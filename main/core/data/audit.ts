@@ -1,0 +1,322 @@
+// The label audit before training (`tunesmith data check`): every example templated and tokenized
+// with the trained mask, then checked — each example has trained tokens, each trained reply ends with
+// the template's end-of-turn token, that token is one token of the vocabulary, and each example fits
+// the maximum length (the reply is never cut: too-long examples are reported, or, if the person chose
+// so, excluded or trimmed of their oldest turns — each reported). Blocking problems name the example
+// and stop training; nothing is dropped without being reported.
+import { type Conversation, type ImportedMessage, isConversation } from './conversation.js';
+import { type ChatTemplate, type Segment, TemplateError } from './template/types.js';
+import type { ModelTokenizer, SegmentEncoder, TokenizedExample } from './tokenize.js';
+import { trimOldestTurns } from './trim.js';
+
+export const TOO_LONG_POLICIES = ['report', 'exclude', 'trim'] as const;
+export type TooLongPolicy = (typeof TOO_LONG_POLICIES)[number];
+
+export type IssueCode =
+  | 'unknown-role'
+  | 'no-reply'
+  | 'empty-reply'
+  | 'reply-contains-end-token'
+  | 'template'
+  | 'no-trained-tokens'
+  | 'reply-not-ended'
+  | 'too-long'
+  | 'excluded-too-long'
+  | 'trimmed';
+
+export interface AuditIssue {
+  /** 1-based position of the example in the dataset (version). */
+  example: number;
+  /** Where it came from, for messages: "example 3 (row 4)". */
+  where: string;
+  code: IssueCode;
+  blocking: boolean;
+  message: string;
+}
+
+export interface HistogramBin {
+  /** Token lengths from `from` to `to` inclusive; the last bin may be over the maximum length. */
+  from: number;
+  to: number;
+  count: number;
+}
+
+export interface AuditReport {
+  template: string;
+  endOfTurn: string;
+  endTokenId: number;
+  maxLen: number;
+  tooLong: TooLongPolicy;
+  examples: number;
+  /** Examples that will be trained (not blocked, not excluded). */
+  kept: number;
+  excluded: number;
+  trimmed: number;
+  totalTokens: number;
+  trainedTokens: number;
+  longest: number;
+  histogram: HistogramBin[];
+  issueCounts: Partial<Record<IssueCode, number>>;
+  /** The first MAX_LISTED_ISSUES issues, in example order. */
+  issues: AuditIssue[];
+  blockingCount: number;
+  ok: boolean;
+}
+
+export interface AuditedExample {
+  ordinal: number;
+  messages: Conversation;
+  segments: Segment[];
+  tokens: TokenizedExample;
+}
+
+export interface ExampleInput {
+  /** 0-based position in the dataset. */
+  ordinal: number;
+  /** A short pointer to the source, e.g. "row 4" or "line 12"; optional. */
+  source?: string;
+  messages: readonly ImportedMessage[];
+}
+
+export class AuditError extends Error {
+  override readonly name = 'AuditError';
+  constructor(
+    readonly code: 'end-token-missing',
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+  }
+}
+
+export const MAX_LISTED_ISSUES = 1000;
+const HISTOGRAM_BINS = 8;
+
+/** The end-of-turn token's id, or an AuditError when the vocabulary has no such single token. */
+export function endTokenId(
+  model: ModelTokenizer,
+  template: ChatTemplate,
+  alternatives: readonly ChatTemplate[] = [],
+): number {
+  const single = (text: string): number | null => {
+    const ids = model.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    return ids.length === 1 && ids[0] !== undefined ? ids[0] : null;
+  };
+  const id = single(template.endOfTurn);
+  if (id !== null) return id;
+  const pieces = model.tokenizer.encode(template.endOfTurn, { add_special_tokens: false }).ids.length;
+  const usable = alternatives.filter((t) => t.name !== template.name && single(t.endOfTurn) !== null);
+  const suggestion = usable.length
+    ? `Use the model's own template or one whose end token it has (${usable.map((t) => `--template ${t.name}, ending in ${t.endOfTurn}`).join('; ')})`
+    : "Use the model's own template (--template model)";
+  throw new AuditError(
+    'end-token-missing',
+    `The ${template.name} template ends every reply with ${template.endOfTurn}, but this model's vocabulary has no such token (it would be split into ${pieces} pieces), so the model could not learn to stop.`,
+    `${suggestion}, or a model that has these tokens. New tokens cannot be added for fine-tuning here: a LoRA adapter cannot carry new token embeddings.`,
+  );
+}
+
+export class LabelAuditor {
+  readonly #template: ChatTemplate;
+  readonly #encoder: SegmentEncoder;
+  readonly #maxLen: number;
+  readonly #tooLong: TooLongPolicy;
+  readonly #endId: number;
+  readonly #binWidth: number;
+  readonly #bins: number[];
+  readonly #issues: AuditIssue[] = [];
+  readonly #issueCounts: Partial<Record<IssueCode, number>> = {};
+  #examples = 0;
+  #kept = 0;
+  #excluded = 0;
+  #trimmed = 0;
+  #blocking = 0;
+  #totalTokens = 0;
+  #trainedTokens = 0;
+  #longest = 0;
+
+  constructor(
+    encoder: SegmentEncoder,
+    template: ChatTemplate,
+    options: { maxLen: number; tooLong?: TooLongPolicy; alternatives?: readonly ChatTemplate[] },
+  ) {
+    if (!Number.isInteger(options.maxLen) || options.maxLen < 1) {
+      throw new RangeError(
+        `The maximum length must be a whole number of tokens above 0, not ${options.maxLen}.`,
+      );
+    }
+    this.#encoder = encoder;
+    this.#template = template;
+    this.#maxLen = options.maxLen;
+    this.#tooLong = options.tooLong ?? 'report';
+    this.#endId = endTokenId(encoder.model, template, options.alternatives);
+    this.#binWidth = Math.ceil(options.maxLen / HISTOGRAM_BINS);
+    this.#bins = new Array(HISTOGRAM_BINS + 1).fill(0);
+  }
+
+  get endTokenId(): number {
+    return this.#endId;
+  }
+
+  /** Audits one example: its tokens when it will be trained, null when blocked or excluded. */
+  add(example: ExampleInput): AuditedExample | null {
+    this.#examples++;
+    const n = example.ordinal + 1;
+    const where = example.source ? `example ${n} (${example.source})` : `example ${n}`;
+    const problem = (code: IssueCode, message: string, blocking = true) =>
+      this.#issue({ example: n, where, code, blocking, message: `${where}: ${message}` });
+
+    const { messages } = example;
+    if (!isConversation(messages)) {
+      const bad = messages.findIndex((m) => !['system', 'user', 'assistant'].includes(m.role));
+      problem(
+        'unknown-role',
+        `turn ${bad + 1} has the role "${messages[bad]?.role}"; only system, user and assistant turns can be trained. Change or remove that turn.`,
+      );
+      return null;
+    }
+    if (!messages.some((m) => m.role === 'assistant')) {
+      problem(
+        'no-reply',
+        'there is no assistant reply, so there is nothing to train. Add the reply or remove the example.',
+      );
+      return null;
+    }
+    let fine = true;
+    messages.forEach((m, i) => {
+      if (m.role !== 'assistant') return;
+      if (m.content.trim() === '') {
+        problem('empty-reply', `the reply (turn ${i + 1}) is empty. Write the reply or remove the example.`);
+        fine = false;
+      } else if (m.content.includes(this.#template.endOfTurn)) {
+        problem(
+          'reply-contains-end-token',
+          `the reply (turn ${i + 1}) contains the text ${this.#template.endOfTurn}, the token that ends a reply; the model would learn to stop there. Remove it from the reply.`,
+        );
+        fine = false;
+      }
+    });
+    if (!fine) return null;
+
+    let audited = this.#tokenize(example.ordinal, messages, problem);
+    if (!audited) return null;
+    let length = audited.tokens.ids.length;
+    if (length > this.#maxLen) {
+      const over = `is ${length} tokens after templating, over the maximum length of ${this.#maxLen}`;
+      if (this.#tooLong === 'report') {
+        problem(
+          'too-long',
+          `${over}. Replies are never cut: choose to exclude it (--too-long exclude), to drop its oldest turns (--too-long trim), or raise --max-len.`,
+        );
+        this.#bins[HISTOGRAM_BINS]! += 1;
+        return null;
+      }
+      if (this.#tooLong === 'exclude') {
+        problem('excluded-too-long', `${over}; excluded, as chosen.`, false);
+        this.#excluded++;
+        return null;
+      }
+      const trimmed = trimOldestTurns(messages, (m) => this.#count(m), this.#maxLen);
+      if (!trimmed) {
+        problem(
+          'too-long',
+          `${over}, and its last exchange alone does not fit either. Shorten it, exclude it (--too-long exclude) or raise --max-len.`,
+        );
+        return null;
+      }
+      audited = this.#tokenize(example.ordinal, trimmed.messages, problem);
+      if (!audited) return null;
+      length = audited.tokens.ids.length;
+      problem(
+        'trimmed',
+        `${over}; its ${trimmed.droppedTurns} oldest turns were dropped, as chosen (now ${length} tokens).`,
+        false,
+      );
+      this.#trimmed++;
+    }
+    if (!this.#checkLabels(audited, problem)) return null;
+    this.#kept++;
+    this.#totalTokens += length;
+    for (const flag of audited.tokens.trained) this.#trainedTokens += flag;
+    this.#longest = Math.max(this.#longest, length);
+    this.#bins[Math.min(HISTOGRAM_BINS - 1, Math.floor((length - 1) / this.#binWidth))]! += 1;
+    return audited;
+  }
+
+  report(): AuditReport {
+    const histogram: HistogramBin[] = this.#bins.map((count, i) => ({
+      from: i === HISTOGRAM_BINS ? this.#maxLen + 1 : i * this.#binWidth + 1,
+      to: i === HISTOGRAM_BINS ? Number.POSITIVE_INFINITY : Math.min(this.#maxLen, (i + 1) * this.#binWidth),
+      count,
+    }));
+    return {
+      template: this.#template.name,
+      endOfTurn: this.#template.endOfTurn,
+      endTokenId: this.#endId,
+      maxLen: this.#maxLen,
+      tooLong: this.#tooLong,
+      examples: this.#examples,
+      kept: this.#kept,
+      excluded: this.#excluded,
+      trimmed: this.#trimmed,
+      totalTokens: this.#totalTokens,
+      trainedTokens: this.#trainedTokens,
+      longest: this.#longest,
+      histogram,
+      issueCounts: { ...this.#issueCounts },
+      issues: [...this.#issues],
+      blockingCount: this.#blocking,
+      ok: this.#blocking === 0 && this.#kept > 0,
+    };
+  }
+
+  #count(messages: Conversation): number {
+    try {
+      return this.#encoder.encode(this.#template.render(messages)).ids.length;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
+  }
+
+  #tokenize(
+    ordinal: number,
+    messages: Conversation,
+    problem: (code: IssueCode, message: string) => void,
+  ): AuditedExample | null {
+    let segments: Segment[];
+    try {
+      segments = this.#template.render(messages);
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      problem('template', `${err.message} ${err.hint}`);
+      return null;
+    }
+    return { ordinal, messages, segments, tokens: this.#encoder.encode(segments) };
+  }
+
+  /** Positional checks of the mask: trained tokens exist, every reply ends with the end token. */
+  #checkLabels(audited: AuditedExample, problem: (code: IssueCode, message: string) => void): boolean {
+    const { tokens } = audited;
+    if (!tokens.trained.includes(1)) {
+      problem('no-trained-tokens', 'no token of it is trained. Check that it has a non-empty reply.');
+      return false;
+    }
+    const unended = tokens.replies.findIndex(
+      (r) => r.end <= r.start || tokens.ids[r.end - 1] !== this.#endId,
+    );
+    if (unended >= 0) {
+      problem(
+        'reply-not-ended',
+        `reply ${unended + 1} does not end with ${this.#template.endOfTurn} inside its trained tokens, so the model would not learn to stop. Choose another --template.`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  #issue(issue: AuditIssue): void {
+    this.#issueCounts[issue.code] = (this.#issueCounts[issue.code] ?? 0) + 1;
+    if (issue.blocking) this.#blocking++;
+    if (this.#issues.length < MAX_LISTED_ISSUES) this.#issues.push(issue);
+  }
+}
