@@ -2,10 +2,12 @@
 // response; events are pushed. Both transports (Electron IPC, HTTP + WebSocket) carry exactly this.
 // Safe to import from the renderer: no Node types here.
 import type { z } from 'zod';
+import { datasetDetailCommands } from './contract/datasets.js';
 import type { ApiError, ApiResult, CommandDef } from './contract/define.js';
 import { datasetCommands, exportCommands, modelCommands, runCommands } from './contract/library.js';
 import { type SystemEvents, systemCommands } from './contract/system.js';
 
+export type * from './contract/datasets.js';
 export type * from './contract/library.js';
 export type * from './contract/system.js';
 export type { ApiError, ApiResult };
@@ -14,6 +16,7 @@ export const commands = {
   ...systemCommands,
   ...modelCommands,
   ...datasetCommands,
+  ...datasetDetailCommands,
   ...runCommands,
   ...exportCommands,
 } as const;

@@ -10,11 +10,17 @@ export interface HandlerDeps {
 }
 
 export function createHandlers({ services }: HandlerDeps): Handlers {
-  const { store, homeDir } = services;
+  const { store, homeDir, datasets } = services;
   return {
     'system.doctor': () => buildDoctorReport({ homeDir, store }),
     'models.list': ({ limit }) => store.models.list({ limit }),
     'datasets.list': ({ limit }) => store.datasets.list({ limit }),
+    'datasets.import': ({ path, evalPath, ...options }) =>
+      datasets.importFile(path, { ...options, ...(evalPath !== undefined && { evalFile: evalPath }) }),
+    'datasets.get': ({ versionId, datasetId }) =>
+      datasets.get(versionId ?? datasets.latestVersion(datasetId ?? 0).id),
+    'datasets.examples': ({ versionId, offset, limit }) => datasets.examples(versionId, offset, limit),
+    'datasets.edit': ({ versionId, ...edit }) => datasets.editVersion(versionId, edit),
     'runs.list': ({ limit }) => store.runs.listRecent({ limit }),
     'exports.list': ({ limit }) => store.exports.list({ limit }),
   };

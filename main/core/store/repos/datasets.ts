@@ -198,6 +198,13 @@ function prepare(db: Database) {
     }>(
       'INSERT INTO dataset_version_examples (version_id, ordinal, example_id, split) VALUES (@versionId, @ordinal, @exampleId, @split)',
     ),
+    duplicates: db.prepare<[number], { ordinal: number; firstOrdinal: number }>(`
+      SELECT ordinal, first_ordinal AS firstOrdinal FROM (
+        SELECT dve.ordinal, min(dve.ordinal) OVER (PARTITION BY e.content_hash) AS first_ordinal
+        FROM dataset_version_examples AS dve JOIN examples AS e ON e.id = dve.example_id
+        WHERE dve.version_id = ?)
+      WHERE ordinal > first_ordinal
+      ORDER BY ordinal`),
     versionExamples: db.prepare<{ versionId: number; offset: number; limit: number }, VersionExampleRecord>(`
       SELECT dve.ordinal, dve.example_id, dve.split, e.messages, e.source_row, e.content_hash
       FROM dataset_version_examples AS dve JOIN examples AS e ON e.id = dve.example_id
@@ -278,6 +285,11 @@ export class DatasetsRepo {
 
   getVersionExamples(versionId: number, { offset = 0, limit = 100 }: PageOptions = {}): VersionExample[] {
     return this.#sql.versionExamples.all({ versionId, offset, limit }).map(toVersionExample);
+  }
+
+  /** Examples whose messages equal an earlier example's in the same version, with that earlier ordinal. */
+  duplicates(versionId: number): { ordinal: number; firstOrdinal: number }[] {
+    return this.#sql.duplicates.all(versionId);
   }
 
   #insertVersion(input: NewDatasetVersion): VersionRecord {

@@ -1,0 +1,150 @@
+// Datasets: import a file as a version, look at a version (report, examples), edit it into a new
+// version. `datasets.list` lives in library.ts with the other lists.
+import { z } from 'zod';
+import { command } from './define.js';
+
+/** One turn. The role may be unknown right after an import; validation reports it. */
+export interface ChatTurn {
+  role: string;
+  content: string;
+}
+
+export type DatasetSplit = 'train' | 'eval';
+
+export interface ValidationIssue {
+  /** 0-based position in the version; messages count from 1. */
+  ordinal: number;
+  severity: 'error' | 'warning';
+  rule: string;
+  message: string;
+}
+
+export interface ValidationReport {
+  exampleCount: number;
+  errorCount: number;
+  warningCount: number;
+  /** Examples with at least one error: training refuses the version until they are fixed. */
+  blockingCount: number;
+  blockingOrdinals: number[];
+  byRule: Record<string, { severity: 'error' | 'warning'; count: number }>;
+  /** The first issues (at most 200), by example. */
+  issues: ValidationIssue[];
+  truncated: boolean;
+}
+
+export interface DatasetInfo {
+  id: number;
+  name: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface DatasetVersion {
+  id: number;
+  datasetId: number;
+  version: number;
+  parentVersionId: number | null;
+  sourcePath: string | null;
+  sourceFormat: string | null;
+  mapping: unknown;
+  note: string | null;
+  exampleCount: number;
+  trainCount: number | null;
+  evalCount: number | null;
+  createdAt: number;
+}
+
+export interface DetectedSourceFormat {
+  format: 'csv' | 'tsv' | 'jsonl' | 'json' | 'parquet';
+  delimiter?: string;
+  reason: string;
+}
+
+export interface DatasetImportResult {
+  dataset: DatasetInfo;
+  version: DatasetVersion;
+  report: ValidationReport;
+  mapping: unknown;
+  layout: string;
+  reason: string;
+  format: DetectedSourceFormat;
+  evalFormat: DetectedSourceFormat | null;
+}
+
+export interface DatasetVersionDetails {
+  dataset: DatasetInfo;
+  version: DatasetVersion;
+  versions: DatasetVersion[];
+  report: ValidationReport;
+}
+
+export interface DatasetExample {
+  ordinal: number;
+  split: DatasetSplit | null;
+  messages: ChatTurn[];
+  /** Where it came from: file line or row, and the original columns or object. */
+  source: { file?: string; line?: number; row: number; values: Record<string, unknown> } | null;
+  issues: ValidationIssue[];
+}
+
+export interface DatasetExamplesPage {
+  total: number;
+  examples: DatasetExample[];
+}
+
+export interface DatasetEditResult {
+  version: DatasetVersion;
+  report: ValidationReport;
+}
+
+const id = z.number().int().min(1);
+const ordinal = z.number().int().min(0);
+const messages = z.array(z.object({ role: z.string(), content: z.string() }).strict());
+const split = z.enum(['train', 'eval']).nullable();
+
+export const datasetDetailCommands = {
+  /** Import a CSV/TSV/JSONL/JSON/Parquet file as a new dataset (one transaction). */
+  'datasets.import': command<DatasetImportResult>()(
+    z
+      .object({
+        path: z.string().min(1),
+        name: z.string().optional(),
+        /** `system=col,user=col[+col],assistant=col` or `messages=field`; detected when absent. */
+        map: z.string().optional(),
+        evalPath: z.string().min(1).optional(),
+        splitRatio: z.number().gt(0).lt(1).optional(),
+        seed: z.number().int().optional(),
+      })
+      .strict(),
+  ),
+  /** A version (or a dataset's newest version) with its siblings and its validation report. */
+  'datasets.get': command<DatasetVersionDetails>()(
+    z
+      .object({ versionId: id.optional(), datasetId: id.optional() })
+      .strict()
+      .refine((v) => (v.versionId === undefined) !== (v.datasetId === undefined), {
+        message: 'give exactly one of versionId and datasetId',
+      }),
+  ),
+  'datasets.examples': command<DatasetExamplesPage>()(
+    z
+      .object({
+        versionId: id,
+        offset: ordinal.default(0),
+        limit: z.number().int().min(1).max(500).default(50),
+      })
+      .strict(),
+  ),
+  /** Change, add or delete examples: makes a new version; the old one stays. */
+  'datasets.edit': command<DatasetEditResult>()(
+    z
+      .object({
+        versionId: id,
+        update: z.array(z.object({ ordinal, messages }).strict()).optional(),
+        add: z.array(z.object({ messages, split: split.optional() }).strict()).optional(),
+        remove: z.array(ordinal).optional(),
+        note: z.string().optional(),
+      })
+      .strict(),
+  ),
+};
