@@ -8,6 +8,7 @@ import { type Conversation, type ImportedMessage, isConversation } from './conve
 import { type ChatTemplate, type Segment, TemplateError } from './template/types.js';
 import type { ModelTokenizer, SegmentEncoder, TokenizedExample } from './tokenize.js';
 import { trimOldestTurns } from './trim.js';
+import { type ExampleLocation, exampleLabel, type ValidationIssue } from './validate.js';
 
 export const TOO_LONG_POLICIES = ['report', 'exclude', 'trim'] as const;
 export type TooLongPolicy = (typeof TOO_LONG_POLICIES)[number];
@@ -22,12 +23,14 @@ export type IssueCode =
   | 'reply-not-ended'
   | 'too-long'
   | 'excluded-too-long'
-  | 'trimmed';
+  | 'trimmed'
+  /** Rules of validate.ts (empty-reply, unknown-role, …) reported through the audit. */
+  | (string & {});
 
 export interface AuditIssue {
   /** 1-based position of the example in the dataset (version). */
   example: number;
-  /** Where it came from, for messages: "example 3 (row 4)". */
+  /** How messages name it: "Example 3 (row 4)". */
   where: string;
   code: IssueCode;
   blocking: boolean;
@@ -35,9 +38,9 @@ export interface AuditIssue {
 }
 
 export interface HistogramBin {
-  /** Token lengths from `from` to `to` inclusive; the last bin may be over the maximum length. */
+  /** Token lengths from `from` to `to` inclusive; the last bin (to: null) is over the maximum length. */
   from: number;
-  to: number;
+  to: number | null;
   count: number;
 }
 
@@ -73,8 +76,8 @@ export interface AuditedExample {
 export interface ExampleInput {
   /** 0-based position in the dataset. */
   ordinal: number;
-  /** A short pointer to the source, e.g. "row 4" or "line 12"; optional. */
-  source?: string;
+  /** Where it came from (file row or line), for messages. */
+  location?: ExampleLocation;
   messages: readonly ImportedMessage[];
 }
 
@@ -122,7 +125,7 @@ export class LabelAuditor {
   readonly #maxLen: number;
   readonly #tooLong: TooLongPolicy;
   readonly #endId: number;
-  readonly #binWidth: number;
+  readonly #binCount: number;
   readonly #bins: number[];
   readonly #issues: AuditIssue[] = [];
   readonly #issueCounts: Partial<Record<IssueCode, number>> = {};
@@ -150,35 +153,42 @@ export class LabelAuditor {
     this.#maxLen = options.maxLen;
     this.#tooLong = options.tooLong ?? 'report';
     this.#endId = endTokenId(encoder.model, template, options.alternatives);
-    this.#binWidth = Math.ceil(options.maxLen / HISTOGRAM_BINS);
-    this.#bins = new Array(HISTOGRAM_BINS + 1).fill(0);
+    this.#binCount = Math.min(HISTOGRAM_BINS, options.maxLen);
+    this.#bins = new Array(this.#binCount + 1).fill(0);
   }
 
   get endTokenId(): number {
     return this.#endId;
   }
 
-  /** Audits one example: its tokens when it will be trained, null when blocked or excluded. */
-  add(example: ExampleInput): AuditedExample | null {
+  /**
+   * Audits one example: its tokens when it will be trained, null when blocked or excluded.
+   * `validation`: the issues validate.ts found in it; an error among them blocks it here too.
+   */
+  add(example: ExampleInput, validation: readonly ValidationIssue[] = []): AuditedExample | null {
     this.#examples++;
     const n = example.ordinal + 1;
-    const where = example.source ? `example ${n} (${example.source})` : `example ${n}`;
+    const where = exampleLabel(example.ordinal, example.location);
     const problem = (code: IssueCode, message: string, blocking = true) =>
-      this.#issue({ example: n, where, code, blocking, message: `${where}: ${message}` });
+      this.#issue({ example: n, where, code, blocking, message: `${where} ${message}` });
+    for (const v of validation) {
+      this.#issue({ example: n, where, code: v.rule, blocking: v.severity === 'error', message: v.message });
+    }
+    if (validation.some((v) => v.severity === 'error')) return null;
 
     const { messages } = example;
     if (!isConversation(messages)) {
       const bad = messages.findIndex((m) => !['system', 'user', 'assistant'].includes(m.role));
       problem(
         'unknown-role',
-        `turn ${bad + 1} has the role "${messages[bad]?.role}"; only system, user and assistant turns can be trained. Change or remove that turn.`,
+        `has the role "${messages[bad]?.role}"; in turn ${bad + 1}; only system, user and assistant turns can be trained. Change or remove that turn.`,
       );
       return null;
     }
     if (!messages.some((m) => m.role === 'assistant')) {
       problem(
         'no-reply',
-        'there is no assistant reply, so there is nothing to train. Add the reply or remove the example.',
+        'has no assistant reply, so there is nothing to train. Add the reply or remove the example.',
       );
       return null;
     }
@@ -186,12 +196,12 @@ export class LabelAuditor {
     messages.forEach((m, i) => {
       if (m.role !== 'assistant') return;
       if (m.content.trim() === '') {
-        problem('empty-reply', `the reply (turn ${i + 1}) is empty. Write the reply or remove the example.`);
+        problem('empty-reply', `has an empty reply in turn ${i + 1}. Write the reply or remove the example.`);
         fine = false;
       } else if (m.content.includes(this.#template.endOfTurn)) {
         problem(
           'reply-contains-end-token',
-          `the reply (turn ${i + 1}) contains the text ${this.#template.endOfTurn}, the token that ends a reply; the model would learn to stop there. Remove it from the reply.`,
+          `has the text ${this.#template.endOfTurn} inside its reply (turn ${i + 1}),, the token that ends a reply; the model would learn to stop there. Remove it from the reply.`,
         );
         fine = false;
       }
@@ -208,11 +218,11 @@ export class LabelAuditor {
           'too-long',
           `${over}. Replies are never cut: choose to exclude it (--too-long exclude), to drop its oldest turns (--too-long trim), or raise --max-len.`,
         );
-        this.#bins[HISTOGRAM_BINS]! += 1;
+        this.#bins[this.#binCount]! += 1;
         return null;
       }
       if (this.#tooLong === 'exclude') {
-        problem('excluded-too-long', `${over}; excluded, as chosen.`, false);
+        problem('excluded-too-long', `${over}; it is left out, as chosen.`, false);
         this.#excluded++;
         return null;
       }
@@ -239,14 +249,17 @@ export class LabelAuditor {
     this.#totalTokens += length;
     for (const flag of audited.tokens.trained) this.#trainedTokens += flag;
     this.#longest = Math.max(this.#longest, length);
-    this.#bins[Math.min(HISTOGRAM_BINS - 1, Math.floor((length - 1) / this.#binWidth))]! += 1;
+    this.#bins[Math.floor(((length - 1) * this.#binCount) / this.#maxLen)]! += 1;
     return audited;
   }
 
   report(): AuditReport {
+    // Bin i holds lengths L with floor((L-1)·bins/maxLen) = i; the extra last bin is over maxLen.
+    const bins = this.#binCount;
+    const edge = (i: number) => Math.ceil((i * this.#maxLen) / bins);
     const histogram: HistogramBin[] = this.#bins.map((count, i) => ({
-      from: i === HISTOGRAM_BINS ? this.#maxLen + 1 : i * this.#binWidth + 1,
-      to: i === HISTOGRAM_BINS ? Number.POSITIVE_INFINITY : Math.min(this.#maxLen, (i + 1) * this.#binWidth),
+      from: i === bins ? this.#maxLen + 1 : edge(i) + 1,
+      to: i === bins ? null : edge(i + 1),
       count,
     }));
     return {
@@ -288,7 +301,7 @@ export class LabelAuditor {
       segments = this.#template.render(messages);
     } catch (err) {
       if (!(err instanceof TemplateError)) throw err;
-      problem('template', `${err.message} ${err.hint}`);
+      problem('template', `cannot be rendered: ${err.message} ${err.hint}`);
       return null;
     }
     return { ordinal, messages, segments, tokens: this.#encoder.encode(segments) };
@@ -298,7 +311,7 @@ export class LabelAuditor {
   #checkLabels(audited: AuditedExample, problem: (code: IssueCode, message: string) => void): boolean {
     const { tokens } = audited;
     if (!tokens.trained.includes(1)) {
-      problem('no-trained-tokens', 'no token of it is trained. Check that it has a non-empty reply.');
+      problem('no-trained-tokens', 'has no trained token. Check that it has a non-empty reply.');
       return false;
     }
     const unended = tokens.replies.findIndex(
@@ -307,7 +320,7 @@ export class LabelAuditor {
     if (unended >= 0) {
       problem(
         'reply-not-ended',
-        `reply ${unended + 1} does not end with ${this.#template.endOfTurn} inside its trained tokens, so the model would not learn to stop. Choose another --template.`,
+        `has reply ${unended + 1} not ending with ${this.#template.endOfTurn} inside its trained tokens, so the model would not learn to stop. Choose another --template.`,
       );
       return false;
     }
