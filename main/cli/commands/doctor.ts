@@ -3,7 +3,7 @@ import type { DoctorReport } from '../../api/contract.js';
 import { buildDoctorReport } from '../../core/doctor.js';
 import { resolveHome } from '../../core/home.js';
 import { parseCommandArgs } from '../args.js';
-import type { CliCommand } from '../index.js';
+import type { CliCommand } from '../types.js';
 
 export const doctorCommand: CliCommand = {
   name: 'doctor',

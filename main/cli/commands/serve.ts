@@ -10,7 +10,7 @@ import { resolveHome } from '../../core/home.js';
 import { packageRoot } from '../../core/package-info.js';
 import { openCoreServices } from '../../core/services.js';
 import { parseCommandArgs, parsePort, UsageError } from '../args.js';
-import type { CliCommand, CliIo } from '../index.js';
+import type { CliCommand, CliIo } from '../types.js';
 
 export const DEFAULT_PORT = 4747;
 
