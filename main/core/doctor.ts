@@ -15,6 +15,9 @@ export interface DoctorInput {
   store?: Store;
 }
 
+/** Below this, a 7B fine-tune (model download, checkpoints, GGUF exports) will not fit. */
+export const LOW_DISK_BYTES = 30 * 1024 ** 3;
+
 export async function buildDoctorReport({ homeDir, store }: DoctorInput): Promise<DoctorReport> {
   const engine = engineReport();
   const home = await homeReport(homeDir);
@@ -23,6 +26,12 @@ export async function buildDoctorReport({ homeDir, store }: DoctorInput): Promis
   if (engine.loadError) problems.push(engine.loadError);
   if (home.error) problems.push(home.error);
   if (database.error) problems.push(database.error.message);
+  if (home.freeBytes !== undefined && home.freeBytes < LOW_DISK_BYTES) {
+    problems.push(
+      `Only ${(home.freeBytes / 1024 ** 3).toFixed(1)} GB free on the disk of the home folder. A 7B model, ` +
+        'its checkpoints and exports need about 30 GB: free some space or choose another folder with --home.',
+    );
+  }
   if (!engine.loadError && !engine.backends.includes('cuda') && engine.error) {
     problems.push(`No usable NVIDIA GPU: ${engine.error}. Training will use the CPU and be slow.`);
   }
