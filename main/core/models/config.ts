@@ -149,7 +149,8 @@ export function parseModelConfig(json: unknown, file = CONFIG_FILE): ModelConfig
     typeof ropeParameters?.rope_theta === 'number' ? ropeParameters.rope_theta : num('rope_theta', 10000);
   const ropeScaling = parseRopeScaling(c.rope_scaling ?? ropeParameters, bad);
 
-  const slidingWindow = optionalInt('sliding_window');
+  // Absent means the config class default (4096); an explicit null turns the window off.
+  const slidingWindow = c.sliding_window === undefined ? 4096 : optionalInt('sliding_window');
   const useSlidingWindow =
     architecture === 'qwen2' ? bool('use_sliding_window', false) : architecture === 'mistral';
   const eos = c.eos_token_id;
