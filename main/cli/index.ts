@@ -2,6 +2,7 @@
 import { appVersion } from '../core/package-info.js';
 import { UsageError } from './args.js';
 import { doctorCommand } from './commands/doctor.js';
+import { modelsCommand } from './commands/models.js';
 import { serveCommand } from './commands/serve.js';
 
 export interface CliIo {
@@ -16,7 +17,7 @@ export interface CliCommand {
   run(argv: string[], io: CliIo): Promise<number>;
 }
 
-const COMMANDS: CliCommand[] = [doctorCommand, serveCommand];
+const COMMANDS: CliCommand[] = [doctorCommand, modelsCommand, serveCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
