@@ -1,0 +1,150 @@
+// The CPU GEMM and the frozen-weight matmul built on it.
+// C[M,N] = alpha·A[M,K]·B[K,N]: B is packed (and, for NF4, dequantized) into 16-wide column panels of
+// KC rows, one K×N tile per task, then a 6×16 register-blocked kernel streams A's rows over each panel.
+// The decision to know: a task owns a block of C (rows × columns) and runs the K loop in the same fixed
+// KC steps whatever the thread count, so every output element is summed in the same order — results do
+// not depend on threads. The kernel is compiled twice (AVX2+FMA and generic) and picked at load time.
+// M=rows of A/C  N=columns of B/C  K=inner
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "ops.h"
+
+namespace tunesmith {
+namespace {
+
+constexpr int MR = 6;     // kernel rows
+constexpr int NR = 16;    // kernel columns = panel width
+constexpr int KC = 256;   // inner block
+constexpr int NC = 128;   // columns per task tile (multiple of NR)
+
+// Packs B[k0:k0+kc, j0:j0+nc] into panels: dst[(p*kc + kk)*NR + jj] = B[k0+kk][j0+p*NR+jj], zero-padded.
+void pack_b(const GemmB& B, int k0, int kc, int j0, int nc, float* dst, float* row_buf) {
+  const int panels = (nc + NR - 1) / NR;
+  std::memset(dst, 0, sizeof(float) * panels * kc * NR);
+  if (B.layout == GemmB::kRowMajor) {
+    for (int kk = 0; kk < kc; ++kk) {
+      const int64_t row = static_cast<int64_t>(k0 + kk) * B.ld + j0;
+      const float* src = B.f32 ? B.f32 + row : row_buf;
+      if (!B.f32) dequantize_nf4_range(B.nf4->codes, B.nf4->absmax, row, nc, row_buf);
+      for (int j = 0; j < nc; ++j) dst[((j / NR) * kc + kk) * NR + (j % NR)] = src[j];
+    }
+  } else {
+    for (int j = 0; j < nc; ++j) {
+      const int64_t row = static_cast<int64_t>(j0 + j) * B.ld + k0;
+      const float* src = B.f32 ? B.f32 + row : row_buf;
+      if (!B.f32) dequantize_nf4_range(B.nf4->codes, B.nf4->absmax, row, kc, row_buf);
+      float* panel = dst + (j / NR) * kc * NR + (j % NR);
+      for (int kk = 0; kk < kc; ++kk) panel[kk * NR] = src[kk];
+    }
+  }
+}
+
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+
+// C[i0:i0+mc, panels] (= or +=) alpha · A[i0:.., k0:k0+kc] · packed panels.
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(_WIN32) && !defined(__clang__)
+__attribute__((target_clones("avx2,fma", "default")))
+#endif
+void block_kernel(int mc, int nc, int kc, float alpha, const float* A, int64_t lda, const float* packed, bool add,
+                  float* C, int64_t ldc) {
+  const int panels = (nc + NR - 1) / NR;
+  for (int i0 = 0; i0 < mc; i0 += MR) {
+    const int mr = std::min(MR, mc - i0);
+    const float* a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = A + static_cast<int64_t>(i0 + std::min(i, mr - 1)) * lda;
+    for (int p = 0; p < panels; ++p) {
+      const float* b = packed + static_cast<int64_t>(p) * kc * NR;
+      v8f c[MR][2];
+      for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = (v8f){0, 0, 0, 0, 0, 0, 0, 0};
+      for (int k = 0; k < kc; ++k) {
+        v8f b0, b1;
+        std::memcpy(&b0, b + k * NR, 32);
+        std::memcpy(&b1, b + k * NR + 8, 32);
+        for (int i = 0; i < MR; ++i) {
+          const float s = a[i][k];
+          c[i][0] += s * b0;
+          c[i][1] += s * b1;
+        }
+      }
+      const int nr = std::min(NR, nc - p * NR);
+      for (int i = 0; i < mr; ++i) {
+        float tmp[NR];
+        v8f r0 = c[i][0] * alpha, r1 = c[i][1] * alpha;
+        std::memcpy(tmp, &r0, 32);
+        std::memcpy(tmp + 8, &r1, 32);
+        float* out = C + static_cast<int64_t>(i0 + i) * ldc + p * NR;
+        if (add) {
+          for (int j = 0; j < nr; ++j) out[j] += tmp[j];
+        } else {
+          for (int j = 0; j < nr; ++j) out[j] = tmp[j];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void gemm(const OpContext& ctx, int M, int N, int K, float alpha, const float* A, int64_t lda, const GemmB& B,
+          bool accumulate, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate)
+      for (int i = 0; i < M; ++i) std::memset(C + static_cast<int64_t>(i) * ldc, 0, sizeof(float) * N);
+    return;
+  }
+  const int col_tiles = (N + NC - 1) / NC;
+  const int threads = ctx.pool ? ctx.pool->size() : 1;
+  // Enough tasks to keep every thread busy; rows are split in multiples of the kernel height.
+  int row_tiles = std::max(1, (4 * threads + col_tiles - 1) / col_tiles);
+  int row_step = (M + row_tiles - 1) / row_tiles;
+  row_step = std::max(MR * 4, (row_step + MR - 1) / MR * MR);
+  row_tiles = (M + row_step - 1) / row_step;
+
+  auto task = [&](int t) {
+    thread_local std::vector<float> packed, row_buf;
+    packed.resize(static_cast<size_t>(KC) * NC);
+    row_buf.resize(std::max(KC, NC));
+    const int ct = t % col_tiles, rt = t / col_tiles;
+    const int j0 = ct * NC, nc = std::min(NC, N - j0);
+    const int i0 = rt * row_step, mc = std::min(row_step, M - i0);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = std::min(KC, K - k0);
+      pack_b(B, k0, kc, j0, nc, packed.data(), row_buf.data());
+      block_kernel(mc, nc, kc, alpha, A + static_cast<int64_t>(i0) * lda + k0, lda, packed.data(),
+                   accumulate || k0 > 0, C + static_cast<int64_t>(i0) * ldc + j0, ldc);
+    }
+  };
+  if (ctx.pool) {
+    ctx.pool->parallel_for(row_tiles * col_tiles, task);
+  } else {
+    for (int t = 0; t < row_tiles * col_tiles; ++t) task(t);
+  }
+}
+
+static GemmB weight_view(const FrozenWeight& W, GemmB::Layout layout) {
+  GemmB b;
+  b.layout = layout;
+  b.f32 = W.f32;
+  b.nf4 = W.quantized() ? &W.nf4 : nullptr;
+  b.ld = W.in;
+  return b;
+}
+
+void matmul_forward(const OpContext& ctx, float* y, const float* x, const FrozenWeight& W, const float* bias, int N) {
+  // y[N,O] = x[N,I] · Wᵀ : B[k=i][j=o] = W[o*I + i]
+  gemm(ctx, N, W.out, W.in, 1.f, x, W.in, weight_view(W, GemmB::kTransposed), false, y, W.out);
+  if (bias) {
+    for (int n = 0; n < N; ++n)
+      for (int o = 0; o < W.out; ++o) y[static_cast<int64_t>(n) * W.out + o] += bias[o];
+  }
+}
+
+void matmul_backward(const OpContext& ctx, float* dx, bool accumulate, const float* dy, const FrozenWeight& W, int N) {
+  // dx[N,I] = dy[N,O] · W[O,I] : B[k=o][j=i] = W[o*I + i]
+  gemm(ctx, N, W.in, W.out, 1.f, dy, W.out, weight_view(W, GemmB::kRowMajor), accumulate, dx, W.in);
+}
+
+}  // namespace tunesmith

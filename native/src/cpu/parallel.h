@@ -1,0 +1,22 @@
+// parallel_rows: split [0, n) into fixed chunks of `grain` and run fn(begin, end) on the pool.
+// Chunks depend only on n and grain, never on the thread count.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "ops.h"
+
+namespace tunesmith {
+
+template <typename Fn>
+void parallel_rows(const OpContext& ctx, int64_t n, int64_t grain, Fn&& fn) {
+  if (n <= 0) return;
+  const int64_t tasks = (n + grain - 1) / grain;
+  ctx.pool->parallel_for(static_cast<int>(tasks), [&](int t) {
+    const int64_t begin = t * grain;
+    fn(begin, std::min(n, begin + grain));
+  });
+}
+
+}  // namespace tunesmith
