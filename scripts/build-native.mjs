@@ -1,7 +1,9 @@
-// Builds the native engine with cmake-js into native/build/Release/tunesmith_native.node and writes
+// Builds the native engine with cmake-js into native/build/Release/tunesmith_native.node, and the C++
+// test runner beside it (tunesmith_native_tests, see native/tests/), and writes
 // native/build/build-info.json ({ cudaCompiled, cudaReason, cudaArchs, nvccVersion, ... }).
 // Runs as the package's `install` script, and as `npm run build:native` (--force: clean rebuild).
-// Skips the build when the .node is newer than every source and was built with the same options.
+// Skips the build when the .node and the test runner are newer than every source and were built with the
+// same options.
 // Downloads nothing: native/package.json declares Node-API, so cmake-js takes node-api-headers.
 // Env: TUNESMITH_CUDA=OFF builds CPU only; TUNESMITH_CUDA_ARCHS="90" or "89,90" (CI) overrides the
 // default 80-real;86-real;89-real;90. Flag --out <dir> builds elsewhere (tests build a CPU-only copy).
@@ -18,6 +20,11 @@ const force = args.includes('--force');
 const outArg = args.indexOf('--out');
 const outDir = path.resolve(outArg >= 0 ? args[outArg + 1] : path.join(nativeDir, 'build'));
 const addonPath = path.join(outDir, 'Release', 'tunesmith_native.node');
+const testsPath = path.join(
+  outDir,
+  'Release',
+  process.platform === 'win32' ? 'tunesmith_native_tests.exe' : 'tunesmith_native_tests',
+);
 const infoPath = path.join(outDir, 'build-info.json');
 const shown = (p) => {
   const relative = path.relative(process.cwd(), p);
@@ -47,7 +54,7 @@ function newestSourceMtime() {
     newest = Math.max(newest, stat.mtimeMs);
     if (stat.isDirectory()) for (const name of fs.readdirSync(p)) visit(path.join(p, name));
   };
-  for (const name of ['CMakeLists.txt', 'package.json', 'include', 'src']) {
+  for (const name of ['CMakeLists.txt', 'package.json', 'include', 'src', 'tests']) {
     if (fs.existsSync(path.join(nativeDir, name))) visit(path.join(nativeDir, name));
   }
   return newest;
@@ -71,8 +78,9 @@ function fail(why) {
 
 const previous = readJson(infoPath);
 const sameRequest = JSON.stringify(previous?.request) === JSON.stringify(request);
-if (!force && sameRequest && fs.existsSync(addonPath)) {
-  if (fs.statSync(addonPath).mtimeMs >= newestSourceMtime()) {
+if (!force && sameRequest && fs.existsSync(addonPath) && fs.existsSync(testsPath)) {
+  const oldest = Math.min(fs.statSync(addonPath).mtimeMs, fs.statSync(testsPath).mtimeMs);
+  if (oldest >= newestSourceMtime()) {
     say(`${shown(addonPath)} is up to date; ${describe(previous)}`);
     process.exit(0);
   }
@@ -113,6 +121,11 @@ if (force) {
   cmakeJsRun('build');
 }
 if (!fs.existsSync(addonPath)) fail(`the build finished but ${shown(addonPath)} is missing`);
+if (!fs.existsSync(testsPath)) fail(`the build finished but ${shown(testsPath)} is missing`);
+// A change that only one of the two targets compiles (the binding, the tests) leaves the other's file
+// untouched by the linker; both are current now, so mark them so and keep the skip check simple.
+const builtAt = new Date();
+for (const file of [addonPath, testsPath]) fs.utimesSync(file, builtAt, builtAt);
 
 const decided = readJson(path.join(outDir, 'cmake-info.json'));
 if (!decided) fail(`the build finished but ${shown(path.join(outDir, 'cmake-info.json'))} is missing`);
