@@ -83,7 +83,9 @@ export async function* readJsonArrayRecords(
 
   for await (const chunk of readTextChunks(path)) {
     const records: JsonRecord[] = [];
-    let segment = -1; // start of the element text in this chunk, -1 when outside an element
+    // Start of the element text in this chunk, -1 when between elements. An element (or a string in
+    // it) that continues from the previous chunk starts at 0.
+    let segment = element !== '' || inString ? 0 : -1;
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i];
       if (c === '\n') line++;

@@ -191,9 +191,10 @@ const SHAREGPT_ROLES: Record<string, string> = {
   system: 'system',
 };
 
+/** Cell or field text; Windows line breaks (CSV from Excel) become \n, as the model will see them. */
 function text(value: unknown): string {
   if (value === null || value === undefined) return '';
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return value.includes('\r') ? value.replace(/\r\n?/g, '\n') : value;
   if (Array.isArray(value)) {
     // OpenAI content parts: keep the text parts.
     return value
