@@ -478,7 +478,7 @@ export async function writeSafetensors(
   const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const handle = await open(temp, 'wx');
   try {
-    await handle.write(head);
+    await writeAll(handle, head);
     for (const t of ordered) {
       const want = numel(t.shape) * DTYPE_BYTES[t.dtype];
       let got = 0;
@@ -486,7 +486,7 @@ export async function writeSafetensors(
       for await (const chunk of chunksOf(source)) {
         got += chunk.byteLength;
         if (got > want) break;
-        await handle.write(chunk);
+        await writeAll(handle, chunk);
       }
       if (got !== want) {
         throw new Error(
@@ -503,6 +503,12 @@ export async function writeSafetensors(
     throw err;
   }
   return { path, bytes: 8 + headerLength + offset, headerLength };
+}
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.byteLength; ) {
+    done += (await handle.write(bytes, done, bytes.byteLength - done)).bytesWritten;
+  }
 }
 
 async function* chunksOf(source: TensorBytes): AsyncGenerator<Uint8Array> {

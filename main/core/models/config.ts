@@ -10,6 +10,13 @@ export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 export const CONFIG_FILE = 'config.json';
 
+/** `architectures[0]` of each family's causal language model (the class the engine mirrors). */
+export const CAUSAL_LM_CLASS: Record<Architecture, string> = {
+  llama: 'LlamaForCausalLM',
+  mistral: 'MistralForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+};
+
 /** Llama-3.x frequency-dependent RoPE scaling; other kinds are kept by name so inspect can flag them. */
 export type RopeScaling =
   | {

@@ -7,7 +7,13 @@ import { FormatError } from '../formats/errors.js';
 import { numel } from '../formats/safetensors.js';
 import { readWeightsLayout, type WeightsLayout } from '../formats/safetensors-index.js';
 import { vocabularySize } from './bundled-tokenizers.js';
-import { type Architecture, CONFIG_FILE, type ModelConfig, readModelConfig } from './config.js';
+import {
+  type Architecture,
+  CAUSAL_LM_CLASS,
+  CONFIG_FILE,
+  type ModelConfig,
+  readModelConfig,
+} from './config.js';
 import { ModelError, modelError } from './errors.js';
 import { estimateTrainingMemory, type MemoryEstimate } from './memory.js';
 import { expectedTensors, parameterCount } from './tensor-names.js';
@@ -78,6 +84,12 @@ export async function inspectModelFolder(dirArg: string): Promise<ModelInspectio
     error(
       path.join(dir, CONFIG_FILE),
       `rope_scaling type "${config.ropeScaling.type}" is not supported (only Llama-3 "llama3" scaling); use the model's original, unscaled config.`,
+    );
+  }
+  if (config?.className && config.className !== CAUSAL_LM_CLASS[config.architecture]) {
+    warning(
+      path.join(dir, CONFIG_FILE),
+      `architectures says ${config.className}, not ${CAUSAL_LM_CLASS[config.architecture]}: only the language-model weights will be used.`,
     );
   }
   if (config && layout) checkTensors(dir, config, layout, error, warning);

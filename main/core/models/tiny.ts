@@ -8,7 +8,7 @@ import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { floatToBf16, floatToHalf, type SafetensorsDtype, writeSafetensors } from '../formats/safetensors.js';
 import { type BundledTokenizerName, loadBundledTokenizer } from './bundled-tokenizers.js';
-import { type Architecture, type ModelConfig, parseModelConfig } from './config.js';
+import { type Architecture, CAUSAL_LM_CLASS, type ModelConfig, parseModelConfig } from './config.js';
 import { modelError } from './errors.js';
 import { expectedTensors, parameterCount } from './tensor-names.js';
 
@@ -162,7 +162,7 @@ export function tinyConfigJson(
   if (arch === 'llama') {
     const llama3 = tokenizer.name === 'llama3';
     return sortKeys({
-      architectures: ['LlamaForCausalLM'],
+      architectures: [CAUSAL_LM_CLASS.llama],
       model_type: 'llama',
       ...common,
       attention_bias: false,
@@ -186,7 +186,7 @@ export function tinyConfigJson(
   }
   if (arch === 'mistral') {
     return sortKeys({
-      architectures: ['MistralForCausalLM'],
+      architectures: [CAUSAL_LM_CLASS.mistral],
       model_type: 'mistral',
       ...common,
       max_position_embeddings: 32768,
@@ -197,7 +197,7 @@ export function tinyConfigJson(
     });
   }
   return sortKeys({
-    architectures: ['Qwen2ForCausalLM'],
+    architectures: [CAUSAL_LM_CLASS.qwen2],
     model_type: 'qwen2',
     ...common,
     max_position_embeddings: 32768,

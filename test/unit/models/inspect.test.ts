@@ -161,6 +161,16 @@ describe('inspectModelFolder', () => {
     expect(r.problems[0]?.message).toMatch(/model_type "phi3" is not supported.*llama, mistral, qwen2/);
   });
 
+  it('warns when config.json names another head than the causal LM', async () => {
+    const dir = copy();
+    editJson(join(dir, 'config.json'), (c) => {
+      c.architectures = ['MistralForSequenceClassification'];
+    });
+    const r = await inspectModelFolder(dir);
+    expect(r.ok).toBe(true);
+    expect(r.problems[0]?.message).toMatch(/says MistralForSequenceClassification, not MistralForCausalLM/);
+  });
+
   it('flags RoPE scaling the engine does not implement', async () => {
     const dir = copy();
     editJson(join(dir, 'config.json'), (c) => {
