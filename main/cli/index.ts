@@ -1,23 +1,16 @@
 // `tunesmith` — the command line over the same services as the app.
 import { appVersion } from '../core/package-info.js';
 import { UsageError } from './args.js';
+import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
 import { modelsCommand } from './commands/models.js';
 import { serveCommand } from './commands/serve.js';
 
-export interface CliIo {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
+import type { CliCommand, CliIo } from './types.js';
 
-export interface CliCommand {
-  name: string;
-  summary: string;
-  usage: string;
-  run(argv: string[], io: CliIo): Promise<number>;
-}
+export type { CliCommand, CliIo };
 
-const COMMANDS: CliCommand[] = [doctorCommand, modelsCommand, serveCommand];
+const COMMANDS: CliCommand[] = [dataCommand, doctorCommand, modelsCommand, serveCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -53,7 +46,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     io.err(`Unknown command "${first}".\n\n${mainHelp()}`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (!command.subcommands && (rest.includes('--help') || rest.includes('-h'))) {
     io.out(command.usage);
     return 0;
   }
