@@ -101,7 +101,8 @@ export function estimateTrainingMemory(config: ModelConfig, options: MemoryOptio
   // in `a` bytes, plus f32 per token: two RMS reciprocals and one softmax log-sum-exp per head.
   // Without checkpointing all L layers keep all of it. With checkpointing each layer keeps only its
   // input x (T·d·a) and backward recomputes one layer at a time, so one layer's full set is alive.
-  // The final norm's input and output (2·T·d·a) are kept either way.
+  // The final norm's input and output (2·T·d·a) are kept either way. LoRA dropout masks are assumed
+  // regenerated from the step's RNG seed in backward, so they cost nothing here.
   const perTokenPerLayer =
     a * (4 * d + 2 * qDim + 2 * kvDim + 3 * f + r * loraTargets.length) + 4 * (2 + config.numHeads);
   const savedPerLayer = T * perTokenPerLayer;
