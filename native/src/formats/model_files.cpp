@@ -94,13 +94,16 @@ struct ModelFiles::Impl {
       check_shard_name(index_path, shard.string);
       by_shard[shard.string].insert(tensor);
     }
+    for (const auto& entry : by_shard) {  // every shard present before any is read
+      const std::string path = dir + "/" + entry.first;
+      if (!is_regular_file(path)) {
+        TS_FAIL(index_path + " lists shard " + entry.first + " but " + path +
+                " does not exist; the download is incomplete: download the missing file");
+      }
+    }
     files.reserve(by_shard.size());
     for (const auto& [shard, expected] : by_shard) {
       const std::string path = dir + "/" + shard;
-      if (!is_regular_file(path)) {
-        TS_FAIL(index_path + " lists shard " + shard + " but " + path +
-                " does not exist; the download is incomplete: download the missing file");
-      }
       files.emplace_back(path);
       const SafetensorsFile& file = files.back();
       for (const TensorView& t : file.tensors()) {

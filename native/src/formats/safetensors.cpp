@@ -113,17 +113,25 @@ ParsedEntry parse_tensor_entry(const std::string& name, const json::Value& info,
   if (shape == nullptr || !shape->is_array()) fail("has no \"shape\" array");
   if (shape->array.size() > kMaxRank) fail("has " + std::to_string(shape->array.size()) + " dimensions");
   uint64_t numel = 1;
-  bool numel_overflow = false;
+  bool numel_overflow = false, has_zero = false;
   for (const json::Value& d : shape->array) {
     if (!d.is_number() || !d.is_integer || !d.fits_i64 || d.int_value < 0) {
       fail("has a shape entry that is not a non-negative integer");
     }
     view.shape.push_back(d.int_value);
     const auto du = static_cast<uint64_t>(d.int_value);
-    if (du != 0 && numel > std::numeric_limits<uint64_t>::max() / du) numel_overflow = true;
-    numel *= du;
+    if (du == 0) {
+      has_zero = true;
+    } else if (!numel_overflow && numel > std::numeric_limits<uint64_t>::max() / du) {
+      numel_overflow = true;
+    } else if (!numel_overflow) {
+      numel *= du;
+    }
   }
-  if (numel == 0) numel_overflow = false;
+  if (has_zero) {
+    numel = 0;  // an empty tensor, however large its other dimensions
+    numel_overflow = false;
+  }
 
   const json::Value* offsets = info.find("data_offsets");
   if (offsets == nullptr || !offsets->is_array() || offsets->array.size() != 2) {
