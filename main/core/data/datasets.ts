@@ -41,6 +41,16 @@ export interface ImportOptions {
   /** Share of examples held out for evaluation (0 < r < 1), chosen with `seed`. */
   splitRatio?: number;
   seed?: number;
+  /** Called at most a few times a second while reading, and once per phase. */
+  onProgress?: (progress: ImportProgress) => void;
+}
+
+export interface ImportProgress {
+  phase: 'reading' | 'storing' | 'checking';
+  /** The file being read (reading only). */
+  file?: string;
+  /** Examples read so far, over all files. */
+  examples: number;
 }
 
 /** What was stored with each example besides its messages: where it came from. */
@@ -115,6 +125,18 @@ function locationOf(source: unknown): ExampleLocation | undefined {
   return location;
 }
 
+/** Passes on at most five reading updates a second. */
+function throttle(onProgress: ((p: ImportProgress) => void) | undefined): (p: ImportProgress) => void {
+  if (!onProgress) return () => {};
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (now - last < 200) return;
+    last = now;
+    onProgress(p);
+  };
+}
+
 const notFound = (what: string) =>
   new DataError(
     'not-found',
@@ -154,10 +176,11 @@ export class DatasetService {
     const spool = new Spool<SpooledExample>(this.#tempDir);
     try {
       const named = options.evalFile !== undefined;
-      const main = await this.#parse(path, spool, options.map, named);
+      const progress = throttle(options.onProgress);
+      const main = await this.#parse(path, spool, options.map, named, progress);
       const trainCount = spool.count;
       const evalPart = options.evalFile
-        ? await this.#parse(options.evalFile, spool, main.mapping, true)
+        ? await this.#parse(options.evalFile, spool, main.mapping, true, progress)
         : null;
       const evalCount = spool.count - trainCount;
       if (trainCount === 0) {
@@ -176,6 +199,7 @@ export class DatasetService {
       }
       const splits = this.#splits(trainCount, evalCount, options);
       const name = options.name?.trim() || basename(path, extname(path));
+      options.onProgress?.({ phase: 'storing', examples: spool.count });
       const { dataset, version } = this.#store.transaction(() => {
         const dataset = this.#store.datasets.create(name);
         const version = this.#store.datasets.addVersion({
@@ -193,6 +217,7 @@ export class DatasetService {
         });
         return { dataset, version };
       });
+      options.onProgress?.({ phase: 'checking', examples: spool.count });
       return {
         dataset,
         version,
@@ -214,6 +239,7 @@ export class DatasetService {
     spool: Spool<SpooledExample>,
     map: Mapping | string | undefined,
     named: boolean,
+    progress: (p: ImportProgress) => void,
   ) {
     const format = await detectFormat(path);
     const file = basename(path);
@@ -250,6 +276,7 @@ export class DatasetService {
     };
     let decided: Mapping | null = null;
     for await (const batch of records) {
+      progress({ phase: 'reading', file, examples: spool.count + pending.length });
       for (const record of batch) {
         if (decided) emit(record, decided);
         else {

@@ -69,6 +69,12 @@ describe('DatasetService.importFile', () => {
     expect(result.report.errorCount).toBe(0);
   });
 
+  it('reports progress by phase', async () => {
+    const phases: string[] = [];
+    await service.importFile(fixture('reference.csv'), { onProgress: (p) => phases.push(p.phase) });
+    expect(phases).toEqual(['reading', 'storing', 'checking']);
+  });
+
   it('keeps multi-turn conversations whole', async () => {
     const { version } = await service.importFile(fixture('openai.jsonl'));
     expect(service.examples(version.id, 1, 1).examples[0]?.messages.map((m) => m.role)).toEqual([

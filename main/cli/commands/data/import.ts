@@ -1,5 +1,6 @@
 // `tunesmith data import FILE [--name N] [--map …] [--eval FILE | --split R [--seed S]] [--json]`
 import { resolve } from 'node:path';
+import type { ImportProgress } from '../../../core/data/datasets.js';
 import { resolveHome } from '../../../core/home.js';
 import { openCoreServices } from '../../../core/services.js';
 import { parseCommandArgs, UsageError } from '../../args.js';
@@ -58,6 +59,8 @@ export const dataImportCommand: CliCommand = {
       throw new UsageError('Use either --eval FILE or --split RATIO, not both.');
     }
 
+    // A live line on a terminal only: pipes and --json get clean output.
+    const showProgress = process.stderr.isTTY === true && !values.json;
     const services = openCoreServices(resolveHome(values.home));
     try {
       const result = await services.datasets.importFile(resolve(file), {
@@ -66,7 +69,9 @@ export const dataImportCommand: CliCommand = {
         ...(values.eval !== undefined && { evalFile: resolve(values.eval) }),
         ...(splitRatio !== undefined && { splitRatio }),
         ...(seed !== undefined && { seed }),
+        ...(showProgress && { onProgress: printProgress }),
       });
+      if (showProgress) process.stderr.write('\r\x1b[K');
       if (values.json) {
         io.out(JSON.stringify(result, null, 2));
         return 0;
@@ -99,3 +104,14 @@ export const dataImportCommand: CliCommand = {
     }
   },
 };
+
+function printProgress({ phase, file, examples }: ImportProgress): void {
+  const count = examples.toLocaleString('en-US');
+  const text =
+    phase === 'reading'
+      ? `Reading ${file}: ${count} examples…`
+      : phase === 'storing'
+        ? `Storing ${count} examples…`
+        : 'Checking the examples…';
+  process.stderr.write(`\r\x1b[K${text}`);
+}

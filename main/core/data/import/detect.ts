@@ -43,6 +43,18 @@ async function readHead(path: string): Promise<Buffer> {
   }
 }
 
+/** JSONL's first line is a whole object; a pretty-printed object's first line is just "{". */
+function firstLineIsObject(text: string): boolean {
+  const trimmed = text.replace(/^[\uFEFF\s]+/, '');
+  // The head ends inside a very long first line: let the JSONL reader judge it.
+  if (!trimmed.includes('\n')) return true;
+  try {
+    return typeof JSON.parse(trimmed.split('\n', 1)[0] ?? '') === 'object';
+  } catch {
+    return false;
+  }
+}
+
 export async function detectFormat(path: string): Promise<DetectedFormat> {
   const name = basename(path);
   const ext = extname(path).toLowerCase();
@@ -73,6 +85,13 @@ export async function detectFormat(path: string): Promise<DetectedFormat> {
   if (first === '[' && ext !== '.csv' && ext !== '.tsv')
     return { format: 'json', reason: 'the file starts with a JSON array' };
   if (first === '{' && ext !== '.csv' && ext !== '.tsv') {
+    if (ext === '.json' && !firstLineIsObject(text)) {
+      throw new DataError(
+        'bad-json',
+        `${name} holds a single JSON object spread over several lines, not a list of examples.`,
+        'Save the examples as a JSON array ([ {...}, {...} ]) or as JSONL (one example object per line).',
+      );
+    }
     return {
       format: 'jsonl',
       reason: 'the file starts with a JSON object: read as one object per line (JSONL)',

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectFormat } from '../../../../main/core/data/import/detect.js';
@@ -7,6 +8,7 @@ import {
   parseMapOption,
   toMessages,
 } from '../../../../main/core/data/import/mapping.js';
+import { tempDir } from '../../store/tmp.js';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'data');
 const fixture = (name: string) => join(FIXTURES, name);
@@ -33,6 +35,15 @@ describe('format detection', () => {
       message: 'empty.csv is empty (0 bytes).',
     });
     await expect(detectFormat(fixture('nope.csv'))).rejects.toMatchObject({ code: 'file-not-found' });
+    const single = join(tempDir(), 'single.json');
+    writeFileSync(single, '{\n  "data": [{"prompt": "a", "completion": "b"}]\n}\n');
+    await expect(detectFormat(single)).rejects.toMatchObject({
+      code: 'bad-json',
+      message: 'single.json holds a single JSON object spread over several lines, not a list of examples.',
+    });
+    const oneLine = join(tempDir(), 'one.json');
+    writeFileSync(oneLine, '{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": "d"}\n');
+    expect((await detectFormat(oneLine)).format).toBe('jsonl');
   });
 });
 
