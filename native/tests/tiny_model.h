@@ -31,8 +31,9 @@ inline std::string config_json(const std::string& arch, int vocab = 40, int hidd
 }
 
 // Writes the folder and returns its config.
-inline tunesmith::ModelConfig write(const std::string& dir, const std::string& arch, uint32_t seed = 7) {
-  const std::string cfg_text = config_json(arch);
+inline tunesmith::ModelConfig write(const std::string& dir, const std::string& arch, uint32_t seed = 7,
+                                   int vocab = 40, int hidden = 16) {
+  const std::string cfg_text = config_json(arch, vocab, hidden);
   std::ofstream(dir + "/config.json") << cfg_text;
   const tunesmith::ModelConfig cfg = tunesmith::parse_model_config(cfg_text, "config.json");
   std::mt19937 rng(seed);
