@@ -22,8 +22,10 @@ export interface DataCheckOptions {
   template: TemplateName;
   maxLen: number;
   tooLong?: TooLongPolicy;
-  /** How many examples to render with their trained spans marked. */
+  /** How many examples to render with their trained spans marked (the first ones trained). */
   show?: number;
+  /** Example numbers (1-based) to render as well, wherever they are. */
+  pick?: readonly number[];
 }
 
 /** A run of tokens with one trained flag, decoded back to text (special tokens kept). */
@@ -37,7 +39,9 @@ export interface ShownExample {
   where: string;
   tokens: number;
   trainedTokens: number;
+  /** Empty when the example will not be trained (see the report's issues). */
   spans: ShownSpan[];
+  trainedInRun: boolean;
 }
 
 export interface DataCheckResult {
@@ -77,6 +81,8 @@ export async function checkData(
   const auditor = openAuditor(model, options);
   const shown: ShownExample[] = [];
   const show = options.show ?? 0;
+  const pick = new Set(options.pick ?? []);
+  let firstShown = 0;
   for await (const example of examples) {
     const validation = checkExample({
       ordinal: example.ordinal,
@@ -84,13 +90,17 @@ export async function checkData(
       ...(example.location && { location: example.location }),
     });
     const audited = auditor.add(example, validation);
-    if (audited && shown.length < show) {
+    const picked = pick.has(example.ordinal + 1);
+    const first = audited !== null && firstShown < show;
+    if (first) firstShown++;
+    if (picked || first) {
       shown.push({
         example: example.ordinal + 1,
         where: exampleLabel(example.ordinal, example.location),
-        tokens: audited.tokens.ids.length,
-        trainedTokens: audited.tokens.trained.reduce((a, b) => a + b, 0),
-        spans: decodeSpans(model, audited.tokens),
+        tokens: audited?.tokens.ids.length ?? 0,
+        trainedTokens: audited?.tokens.trained.reduce((a, b) => a + b, 0) ?? 0,
+        spans: audited ? decodeSpans(model, audited.tokens) : [],
+        trainedInRun: audited !== null,
       });
     }
   }

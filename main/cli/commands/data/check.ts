@@ -41,7 +41,8 @@ export const dataCheckCommand: CliCommand = {
     '  --too-long CHOICE    what to do with examples over --max-len (replies are never cut):',
     '                       report (default: they stop training), exclude (leave them out, listed),',
     '                       trim (drop their oldest turns until they fit, listed)',
-    '  --show N             print N examples with the trained spans marked',
+    '  --show N             print the first N examples with the trained spans marked',
+    '  --example N[,N…]     print these examples (numbers from 1) with the trained spans marked',
     '  --json               print the audit as JSON',
     '  --home DIR           the home folder (for --dataset)',
   ].join('\n'),
@@ -57,6 +58,7 @@ export const dataCheckCommand: CliCommand = {
         'max-len': { type: 'string' },
         'too-long': { type: 'string' },
         show: { type: 'string' },
+        example: { type: 'string' },
         json: { type: 'boolean' },
       },
       'data check',
@@ -78,7 +80,18 @@ export const dataCheckCommand: CliCommand = {
     if (!(TOO_LONG_POLICIES as readonly string[]).includes(tooLong)) {
       throw new UsageError(`--too-long must be one of ${TOO_LONG_POLICIES.join(', ')}, not "${tooLong}".`);
     }
-    const options = { modelDir: values.model, template, maxLen, tooLong: tooLong as TooLongPolicy, show };
+    const pick = (values.example ?? '')
+      .split(',')
+      .filter((part) => part.trim() !== '')
+      .map((part) => wholeNumber(part.trim(), 0, '--example', 1));
+    const options = {
+      modelDir: values.model,
+      template,
+      maxLen,
+      tooLong: tooLong as TooLongPolicy,
+      show,
+      pick,
+    };
     let result: DataCheckResult;
     try {
       if (values.data !== undefined) {
@@ -204,5 +217,6 @@ function formatShown(example: ShownExample, tty: boolean): string[] {
   const open = tty ? '\x1b[4;32m' : '[[';
   const close = tty ? '\x1b[0m' : ']]';
   const text = example.spans.map((s) => (s.trained ? `${open}${s.text}${close}` : s.text)).join('');
+  if (!example.trainedInRun) return [`── ${example.where}: not trained — see the problems and notes above`];
   return [`── ${example.where}: ${example.tokens} tokens, ${example.trainedTokens} trained`, text];
 }
