@@ -388,7 +388,7 @@ void to_f32(const TensorView& t, float* out, int64_t begin, int64_t count) {
   }
   switch (t.dtype) {
     case DType::F32:
-      std::memcpy(out, t.data + begin * 4, static_cast<size_t>(count) * 4);
+      if (count > 0) std::memcpy(out, t.data + begin * 4, static_cast<size_t>(count) * 4);
       return;
     case DType::BF16:
     case DType::F16: {
