@@ -4,11 +4,13 @@
 import type { z } from 'zod';
 import { datasetDetailCommands } from './contract/datasets.js';
 import type { ApiError, ApiResult, CommandDef } from './contract/define.js';
-import { datasetCommands, exportCommands, modelCommands, runCommands } from './contract/library.js';
+import { datasetCommands, exportCommands, runCommands } from './contract/library.js';
+import { type ModelEvents, modelCommands } from './contract/models.js';
 import { type SystemEvents, systemCommands } from './contract/system.js';
 
 export type * from './contract/datasets.js';
 export type * from './contract/library.js';
+export type * from './contract/models.js';
 export type * from './contract/system.js';
 export type { ApiError, ApiResult };
 
@@ -34,7 +36,7 @@ export type ParsedInput<N extends CommandName> =
 export type CommandOutput<N extends CommandName> =
   DefOf<N> extends CommandDef<z.ZodType, infer O> ? O : never;
 
-export type Events = SystemEvents;
+export type Events = SystemEvents & ModelEvents;
 export type EventName = keyof Events;
 
 export function isCommandName(name: string): name is CommandName {

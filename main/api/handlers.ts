@@ -9,11 +9,20 @@ export interface HandlerDeps {
   bus: EventBus;
 }
 
-export function createHandlers({ services }: HandlerDeps): Handlers {
-  const { store, homeDir, datasets } = services;
+export function createHandlers({ services, bus }: HandlerDeps): Handlers {
+  const { store, homeDir, datasets, models } = services;
   return {
     'system.doctor': () => buildDoctorReport({ homeDir, store }),
-    'models.list': ({ limit }) => store.models.list({ limit }),
+    'models.list': async ({ limit }) => (await models.list()).slice(0, limit),
+    'models.catalogue': () => models.catalogue(),
+    'models.add': ({ path }) => models.add(path),
+    'models.remove': ({ id, deleteFiles }) => models.remove(id, { deleteFiles }),
+    'models.download': ({ repoId, ...request }) =>
+      models.download(repoId, {
+        ...request,
+        onProgress: (snapshot) => bus.emit('models.downloadProgress', snapshot),
+      }),
+    'models.cancelDownload': ({ repoId }) => ({ cancelled: models.cancelDownload(repoId) }),
     'datasets.list': ({ limit }) => store.datasets.list({ limit }),
     'datasets.import': ({ path, evalPath, ...options }) =>
       datasets.importFile(path, { ...options, ...(evalPath !== undefined && { evalFile: evalPath }) }),

@@ -2,6 +2,7 @@
 // app and tests. Opening fails with a HomeError or StoreError that says what to do.
 import { DatasetService } from './data/datasets.js';
 import { type HomePaths, openHome } from './home.js';
+import { type LibraryOptions, ModelLibrary } from './models/library.js';
 import { openStore, type Store } from './store/index.js';
 
 export interface CoreServices {
@@ -9,10 +10,15 @@ export interface CoreServices {
   paths: HomePaths;
   store: Store;
   datasets: DatasetService;
+  models: ModelLibrary;
   close(): void;
 }
 
-export function openCoreServices(homeDir: string): CoreServices {
+/** `library` overrides the model library's knobs (tests: the machine, the Hub's fetch, disk space). */
+export function openCoreServices(
+  homeDir: string,
+  library: Omit<LibraryOptions, 'modelsDir'> = {},
+): CoreServices {
   const paths = openHome(homeDir);
   const store = openStore(paths.database);
   return {
@@ -20,6 +26,7 @@ export function openCoreServices(homeDir: string): CoreServices {
     paths,
     store,
     datasets: new DatasetService(store, { tempDir: paths.cache }),
+    models: new ModelLibrary(store, { ...library, modelsDir: paths.models }),
     close: () => store.close(),
   };
 }

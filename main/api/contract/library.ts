@@ -1,4 +1,4 @@
-// models, datasets, runs, exports: what the home folder holds. Each later feature adds its
+// datasets, runs, exports: what the home folder holds (models have their own file, models.ts). Each later feature adds its
 // commands here, next to the list it extends.
 import { z } from 'zod';
 import { command } from './define.js';
@@ -22,17 +22,6 @@ export interface RunSummary {
   error: { code?: string; message: string; hint?: string } | null;
 }
 
-export interface ModelSummary {
-  id: number;
-  name: string;
-  path: string;
-  architecture: string;
-  source: 'local' | 'download' | 'demo';
-  status: 'ready' | 'downloading' | 'incomplete' | 'missing';
-  sizeBytes: number;
-  params: number | null;
-}
-
 export interface DatasetSummary {
   id: number;
   name: string;
@@ -50,10 +39,6 @@ export interface ExportSummary {
   createdAt: number;
   finishedAt: number | null;
 }
-
-export const modelCommands = {
-  'models.list': command<ModelSummary[]>()(listInput),
-};
 
 export const datasetCommands = {
   'datasets.list': command<DatasetSummary[]>()(listInput),

@@ -71,6 +71,10 @@ function prepare(db: Database) {
     setStatus: db.prepare<{ id: number; status: ModelStatus }>(
       'UPDATE models SET status = @status WHERE id = @id',
     ),
+    update: db.prepare<Record<string, unknown>>(`
+      UPDATE models SET name = @name, architecture = @architecture, params = @params,
+        config_hash = @configHash, size_bytes = @sizeBytes, status = @status, meta = @meta
+      WHERE id = @id`),
     remove: db.prepare<[number]>('DELETE FROM models WHERE id = ?'),
   };
 }
@@ -119,6 +123,29 @@ export class ModelsRepo {
   /** Returns false when there is no such model. */
   updateStatus(id: number, status: ModelStatus): boolean {
     return this.#sql.setStatus.run({ id, status }).changes > 0;
+  }
+
+  /** Changes what a model row says about its folder (path, source and creation time stay). */
+  update(
+    id: number,
+    patch: Partial<
+      Pick<NewModel, 'name' | 'architecture' | 'params' | 'configHash' | 'sizeBytes' | 'status' | 'meta'>
+    >,
+  ): ModelRow | undefined {
+    const current = this.get(id);
+    if (!current) return undefined;
+    const next = { ...current, ...patch };
+    this.#sql.update.run({
+      id,
+      name: next.name,
+      architecture: next.architecture,
+      params: next.params ?? null,
+      configHash: next.configHash ?? null,
+      sizeBytes: next.sizeBytes,
+      status: next.status ?? current.status,
+      meta: toJson(next.meta ?? {}),
+    });
+    return this.get(id);
   }
 
   /** Runs that used the model keep their rows; their model_id becomes NULL. */
