@@ -63,6 +63,11 @@ export interface AuditReport {
   /** The first MAX_LISTED_ISSUES issues, in example order. */
   issues: AuditIssue[];
   blockingCount: number;
+  /**
+   * The first BOUNDARY_SAMPLE trained examples are also tokenized as one string: where that differs
+   * from the segment-wise tokens (the boundary rule of tokenize.ts), it is counted here.
+   */
+  boundary: { checked: number; differing: number; firstExample: number | null };
   ok: boolean;
 }
 
@@ -93,6 +98,7 @@ export class AuditError extends Error {
 }
 
 export const MAX_LISTED_ISSUES = 1000;
+export const BOUNDARY_SAMPLE = 50;
 const HISTOGRAM_BINS = 8;
 
 /** The end-of-turn token's id, or an AuditError when the vocabulary has no such single token. */
@@ -137,6 +143,7 @@ export class LabelAuditor {
   #totalTokens = 0;
   #trainedTokens = 0;
   #longest = 0;
+  readonly #boundary: AuditReport['boundary'] = { checked: 0, differing: 0, firstExample: null };
 
   constructor(
     encoder: SegmentEncoder,
@@ -246,6 +253,7 @@ export class LabelAuditor {
     }
     if (!this.#checkLabels(audited, problem)) return null;
     this.#kept++;
+    if (this.#boundary.checked < BOUNDARY_SAMPLE) this.#checkBoundary(audited);
     this.#totalTokens += length;
     for (const flag of audited.tokens.trained) this.#trainedTokens += flag;
     this.#longest = Math.max(this.#longest, length);
@@ -279,6 +287,7 @@ export class LabelAuditor {
       issueCounts: { ...this.#issueCounts },
       issues: [...this.#issues],
       blockingCount: this.#blocking,
+      boundary: { ...this.#boundary },
       ok: this.#blocking === 0 && this.#kept > 0,
     };
   }
@@ -325,6 +334,18 @@ export class LabelAuditor {
       return false;
     }
     return true;
+  }
+
+  /** Segment-wise vs whole-string tokens, BOS added by the encoder aside. */
+  #checkBoundary({ ordinal, segments, tokens }: AuditedExample): void {
+    this.#boundary.checked++;
+    const whole = this.#encoder.encodeWhole(segments.map((s) => s.text).join(''));
+    const skip = tokens.ids.length - whole.length === 1 ? 1 : 0;
+    const same =
+      tokens.ids.length - skip === whole.length && whole.every((id, i) => tokens.ids[i + skip] === id);
+    if (same) return;
+    this.#boundary.differing++;
+    this.#boundary.firstExample ??= ordinal + 1;
   }
 
   #issue(issue: AuditIssue): void {

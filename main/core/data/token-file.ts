@@ -291,3 +291,32 @@ export async function prepareTokenFile(options: {
   writer.finish();
   return { file: readTokenFile(file, options.key), report, reused: false };
 }
+
+export class TrainingBlockedError extends Error {
+  override readonly name = 'TrainingBlockedError';
+  readonly code = 'dataset-blocked';
+  constructor(
+    message: string,
+    readonly hint: string,
+    readonly examples: number[],
+  ) {
+    super(message);
+  }
+}
+
+/** The token file, or an error naming the examples whose problems stop training. */
+export function requireTokenFile(prepared: PreparedTokens): TokenFile {
+  if (prepared.file) return prepared.file;
+  const { report } = prepared;
+  const examples = [...new Set(report.issues.filter((i) => i.blocking).map((i) => i.example))];
+  const listed = examples.slice(0, 20);
+  const more =
+    report.blockingCount > listed.length ? ` and ${report.blockingCount - listed.length} more problems` : '';
+  throw new TrainingBlockedError(
+    report.kept === 0 && report.blockingCount === 0
+      ? 'No example is left to train on.'
+      : `Training cannot start: ${report.blockingCount === 1 ? 'a problem' : `${report.blockingCount} problems`} in example${listed.length === 1 ? '' : 's'} ${listed.join(', ')}${more}.`,
+    'Run `tunesmith data check` with the same model and template to see each problem and what to do.',
+    examples,
+  );
+}

@@ -118,6 +118,15 @@ describe('examples', () => {
   });
 });
 
+describe('the boundary check', () => {
+  it('counts examples whose segment-wise tokens differ from whole-string tokens', () => {
+    const auditor = openAuditor(qwen3, { template: 'chatml', maxLen: 64 });
+    auditor.add({ ordinal: 0, messages: qa('q', 'plain reply') });
+    auditor.add({ ordinal: 1, messages: qa('q', '\n\nreply after blank lines') });
+    expect(auditor.report().boundary).toEqual({ checked: 2, differing: 1, firstExample: 2 });
+  });
+});
+
 describe('too long for the maximum length', () => {
   const long: Conversation = [
     { role: 'system', content: 'Be kind.' },

@@ -10,6 +10,7 @@ import {
   exampleLength,
   prepareTokenFile,
   readTokenFile,
+  requireTokenFile,
   TokenFileError,
   type TokenFileKey,
   TokenFileWriter,
@@ -144,6 +145,7 @@ describe('prepareTokenFile', () => {
     const result = await prepareTokenFile({ cacheDir, key: key(), auditor, examples: input(bad) });
     expect(result.file).toBeNull();
     expect(result.report.blockingCount).toBe(1);
+    expect(() => requireTokenFile(result)).toThrow(/Training cannot start: a problem in example 3\./);
     expect(
       existsSync(path.join(cacheDir, 'tokens')) ? readdirSync(path.join(cacheDir, 'tokens')) : [],
     ).toEqual([]);

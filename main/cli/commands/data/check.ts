@@ -179,6 +179,15 @@ export function formatCheck(result: DataCheckResult, tty: boolean): string {
     lines.push('', `Notes (${warnings.length}):`);
     for (const issue of warnings) lines.push(`  ! ${issue.message}`);
   }
+  const { boundary } = report;
+  if (boundary.differing > 0) {
+    lines.push(
+      '',
+      `Note: in ${boundary.differing} of the first ${boundary.checked} examples (first: example ${boundary.firstExample}), tokenizing the prompt and` +
+        ' the reply separately gives other tokens at their boundary than tokenizing the whole text (e.g. a reply that' +
+        ' starts with a newline). Training uses the separate tokens: they are what the model sees when it answers.',
+    );
+  }
   const listed = report.issues.length;
   const total = Object.values(report.issueCounts).reduce<number>((a, b) => a + (b ?? 0), 0);
   if (total > listed) lines.push(`  … and ${number(total - listed)} more (--json lists the counts by kind)`);
