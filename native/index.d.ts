@@ -43,7 +43,133 @@ export interface ProbeResult {
   napiVersion: number;
 }
 
+/** The seven projections LoRA can adapt (PEFT module names). */
+export type LoraTarget = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj';
+
+export interface LoraSpec {
+  /** Rank r. */
+  r: number;
+  /** lora_alpha; the update is scaled by alpha/r (alpha/√r with useRslora). */
+  alpha: number;
+  /** Dropout on the LoRA input during step() (default 0). */
+  dropout?: number;
+  /** Default: all seven. */
+  targetModules?: LoraTarget[];
+  useRslora?: boolean;
+}
+
+export interface LoadModelOptions {
+  /** A Hugging Face folder: config.json + model.safetensors (or shards with the index). */
+  modelDir: string;
+  /** Only 'cpu' is built so far. */
+  backend?: Backend;
+  /** 'nf4' quantizes the seven projections (bitsandbytes NF4, blocks of 64); the rest stays f32. */
+  quant: 'nf4' | 'none';
+  lora: LoraSpec;
+  /** Longest sequence step()/generate() will see (RoPE table and KV cache size). */
+  maxSeqLen: number;
+  /** Recompute each layer in backward instead of keeping its activations (less memory, ~1.3× time). */
+  gradientCheckpointing?: boolean;
+  /** Seeds LoRA init, dropout, NEFTune noise and sampling (default 0). */
+  seed?: number;
+  /** CPU threads; default: the number of cores. */
+  threads?: number;
+}
+
+/**
+ * Sequences packed back to back: tokens[i] belongs to the sequence seqLens says; no token attends
+ * across a boundary. trained[i] = 1 makes token i a target (predicted from token i-1); the first
+ * token of a sequence is never a target. Padding is just a sequence tail with trained = 0.
+ */
+export interface Batch {
+  tokens: Int32Array;
+  trained: Uint8Array;
+  seqLens: Int32Array;
+}
+
+export interface StepOptions {
+  /** NEFTune noise alpha (0/absent = off): U(±alpha/√(L·hidden)) on the embeddings, L = longest sequence. */
+  neftuneAlpha?: number;
+  /** Apply the LoRA dropout of loadModel (default true). */
+  loraDropout?: boolean;
+}
+
+export interface LossResult {
+  /** Mean cross-entropy over this batch's trained tokens (0 when it has none). */
+  loss: number;
+  trainedTokens: number;
+}
+
+export interface OptimizerOptions {
+  lr: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Global gradient-norm clip (default 1.0; 0 = off). */
+  maxGradNorm?: number;
+}
+
+export interface GenerateOptions {
+  maxNewTokens?: number;
+  /** 0 (default) = greedy. */
+  temperature?: number;
+  topP?: number;
+  /** Generation stops after emitting one of these (it is included in the result). */
+  stopTokens?: number[];
+  /** false: the base model alone (default true). */
+  useAdapter?: boolean;
+}
+
+export interface SessionMemory {
+  deviceBytes: number;
+  hostBytes: number;
+  peakBytes: number;
+}
+
+export interface SessionInfo {
+  arch: 'llama' | 'mistral' | 'qwen2';
+  vocabSize: number;
+  hiddenSize: number;
+  layers: number;
+  loraParameters: number;
+  optimizerSteps: number;
+  threads: number;
+}
+
+/**
+ * A loaded model with its adapter and optimizer. One call at a time: a call made while another is
+ * running rejects with a "busy" message. Failures reject with a message that says what to do.
+ */
+export interface Session {
+  /** Forward + backward; gradients accumulate until optimizerStep(). */
+  step(batch: Batch, options?: StepOptions): Promise<LossResult>;
+  /**
+   * Averages the accumulated gradients over every trained token since the last update, clips, and
+   * takes one AdamW step. gradNorm is the norm before clipping.
+   */
+  optimizerStep(options: OptimizerOptions): Promise<{ gradNorm: number; step: number }>;
+  evalLoss(batch: Batch): Promise<LossResult>;
+  /** New tokens (the prompt excluded); onToken sees each one before the promise settles. */
+  generate(
+    prompt: Int32Array,
+    options?: GenerateOptions,
+    onToken?: (token: number) => void,
+  ): Promise<Int32Array>;
+  /** PEFT folder: adapter_config.json + adapter_model.safetensors. */
+  saveAdapter(dir: string, options?: { baseModelName?: string }): Promise<void>;
+  loadAdapter(dir: string): Promise<void>;
+  /** Adapter, optimizer moments, step and RNG: loadState() in a fresh session resumes exactly. */
+  saveState(path: string): Promise<void>;
+  loadState(path: string): Promise<void>;
+  memory(): SessionMemory;
+  info(): SessionInfo;
+  /** Frees the model now (throws while a call is running). */
+  dispose(): void;
+}
+
 export interface NativeModule {
   /** Synchronous and cheap; never throws for a missing driver or GPU, it reports them instead. */
   probe(): ProbeResult;
+  loadModel(options: LoadModelOptions): Promise<Session>;
 }

@@ -9,6 +9,7 @@
 
 #include "build_config.h"
 #include "probe.h"
+#include "session.h"
 
 namespace {
 
@@ -70,6 +71,7 @@ Napi::Value probe_js(const Napi::CallbackInfo& info) {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, probe_js, "probe"));
+  tunesmith::init_session(env, exports);
   return exports;
 }
 
