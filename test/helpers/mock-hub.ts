@@ -7,7 +7,7 @@
 //        does; X-Repo-Commit on both; Range requests answered 206 with Content-Range
 // Gated repositories answer 401 on resolve without a valid `Authorization: Bearer` token (the file
 // list and model info stay public, as on the Hub). Faults are injected per file: drop the
-// connection after N bytes, or serve corrupted bytes. Every request is logged.
+// connection after N bytes, serve corrupted bytes, or send slowly. Every request is logged.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -38,6 +38,8 @@ export interface Faults {
   drop?: Map<string, { afterBytes: number; times: number }>;
   /** Flip a byte in the file's body for the next `times` transfers. */
   corrupt?: Map<string, { times: number }>;
+  /** Send the file's body in chunks of `chunkBytes` every `delayMs` (to interrupt it on purpose). */
+  slow?: Map<string, { chunkBytes: number; delayMs: number }>;
 }
 
 export interface MockHub {
@@ -62,7 +64,7 @@ export async function startMockHub(repos: MockRepo[]): Promise<MockHub> {
   const hub: MockHub = {
     url: '',
     requests: [],
-    faults: { drop: new Map(), corrupt: new Map() },
+    faults: { drop: new Map(), corrupt: new Map(), slow: new Map() },
     repos: new Map(repos.map((r) => [r.id, r])),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -230,6 +232,19 @@ function sendBody(
       setTimeout(() => res.socket?.destroy(), 20);
     });
     return;
+  }
+  const slow = hub.faults.slow.get(file);
+  if (isTransfer && slow) {
+    let sent = 0;
+    const tick = () => {
+      if (res.destroyed) return;
+      const chunk = body.subarray(sent, sent + slow.chunkBytes);
+      sent += chunk.byteLength;
+      if (sent >= body.byteLength) return void res.end(chunk);
+      res.write(chunk);
+      setTimeout(tick, slow.delayMs);
+    };
+    return tick();
   }
   res.end(body);
 }

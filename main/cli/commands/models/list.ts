@@ -52,7 +52,7 @@ export function formatLibrary(
   if (models.length === 0) {
     lines.push('No models on this machine yet.');
   } else {
-    lines.push('Models on this machine:', '   ID  STATUS      SIZE       PARAMS   FIT        NAME');
+    lines.push('Models on this machine:', '   ID  STATUS      SIZE        PARAMS  FIT          NAME');
     for (const m of models) {
       const fit = m.fit
         ? m.fit.fits
@@ -60,7 +60,7 @@ export function formatLibrary(
           : 'too big'
         : '-';
       lines.push(
-        `${String(m.id).padStart(5)}  ${m.status.padEnd(10)}  ${formatBytes(m.sizeBytes).padStart(9)}  ${(m.params ? formatCount(m.params) : '-').padStart(7)}   ${fit.padEnd(9)}  ${m.name}`,
+        `${String(m.id).padStart(5)}  ${m.status.padEnd(10)}  ${formatBytes(m.sizeBytes).padStart(9)}  ${(m.params ? formatCount(m.params) : '-').padStart(8)}  ${fit.padEnd(11)}  ${m.name}`,
         `       ${m.path}`,
       );
       if (m.note) lines.push(`       ${m.note}`);
@@ -69,7 +69,7 @@ export function formatLibrary(
   }
   lines.push('', `Recommended base models — ${describeMachine(machine)}:`);
   const width = Math.max(...catalogue.map((c) => c.repoId.length));
-  lines.push(`  ${'MODEL'.padEnd(width)}  PARAMS   DOWNLOAD   QLORA 2K / 4K       LICENCE        FITS`);
+  lines.push(`  ${'MODEL'.padEnd(width)}    PARAMS   DOWNLOAD  QLORA 2K / 4K         LICENCE        FITS`);
   for (const c of catalogue) {
     const [short, long] = c.fit.memory;
     const memory = `${formatGib(short?.bytes ?? 0)} / ${formatGib(long?.bytes ?? 0)}`;
@@ -82,7 +82,7 @@ export function formatLibrary(
       .filter(Boolean)
       .join(', ');
     lines.push(
-      `  ${c.repoId.padEnd(width)}  ${formatCount(c.parameterCount).padStart(6)}  ~${formatBytes(c.downloadBytes).padStart(8)}  ${memory.padEnd(18)}  ${c.licence.padEnd(13)}  ${fits}${tags ? `  (${tags})` : ''}`,
+      `  ${c.repoId.padEnd(width)}  ${formatCount(c.parameterCount).padStart(8)}  ~${formatBytes(c.downloadBytes).padStart(8)}  ${memory.padEnd(20)}  ${c.licence.padEnd(13)}  ${fits}${tags ? `  (${tags})` : ''}`,
     );
   }
   lines.push(

@@ -119,7 +119,7 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<Down
   const previous = await readDownloadState(dir);
   // Resuming the same revision stays on the commit it started from, even if the branch moved since.
   const pinned = previous?.repoId === repoId && previous.revision === revision ? previous.commit : undefined;
-  const info = await call('look up the model', () =>
+  const info = await call('look up the model information', () =>
     modelInfo({ name: repoId, revision: pinned ?? revision, additionalFields: ['sha'], ...hub }),
   );
   const commit = (info as { sha?: string }).sha ?? pinned ?? revision;

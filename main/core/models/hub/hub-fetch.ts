@@ -119,7 +119,7 @@ export function hubProblem(err: unknown, ctx: ProblemContext): LibraryError {
     if (ctx.file && status >= 500) return interrupted(err, ctx, `the Hub answered ${status}`);
     return libraryError(
       'hub-error',
-      `The Hub answered ${status} when Tunesmith tried to ${ctx.what} of ${repoId}.`,
+      `The Hub answered ${status} when Tunesmith tried to ${ctx.what} (${repoId}).`,
       'Try again later.',
       { cause: err },
     );
@@ -138,15 +138,15 @@ export function hubProblem(err: unknown, ctx: ProblemContext): LibraryError {
   if (err instanceof SyntaxError) {
     return libraryError(
       'hub-error',
-      `The answer from ${endpoint} when Tunesmith tried to ${ctx.what} of ${repoId} was not what the Hub sends (${err.message}).`,
+      `The answer from ${endpoint} when Tunesmith tried to ${ctx.what} (${repoId}) was not what the Hub sends (${err.message}).`,
       'Check --endpoint / HF_ENDPOINT.',
       { cause: err },
     );
   }
   return libraryError(
     'hub-error',
-    `Tunesmith could not ${ctx.what} of ${repoId}: ${reasonOf(err)}.`,
-    'Run the same command again; what was downloaded is kept.',
+    `Tunesmith could not ${ctx.what} (${repoId}) at ${endpoint}: ${reasonOf(err)}.`,
+    'Check --endpoint (or HF_ENDPOINT) and the network, then run the same command again.',
     { cause: err },
   );
 }
