@@ -173,6 +173,7 @@ export class SegmentEncoder {
   readonly #specialSplit: RegExp | null;
   readonly #prepend: string;
   readonly #unkId: number;
+  readonly #stripping: Map<string, { lstrip?: boolean; rstrip?: boolean }>;
 
   constructor(model: ModelTokenizer) {
     this.#model = model;
@@ -180,6 +181,11 @@ export class SegmentEncoder {
     this.#specialSplit = specials.length ? new RegExp(`(${specials.map(escapeRegExp).join('|')})`) : null;
     this.#prepend = model.piecePrefix ?? '▁';
     this.#unkId = model.tokenizer.model?.unk_token_id ?? 0;
+    this.#stripping = new Map(
+      [...model.tokenizer.get_added_tokens_decoder().values()]
+        .filter((t) => t.lstrip || t.rstrip)
+        .map((t) => [t.content, t]),
+    );
   }
 
   get model(): ModelTokenizer {
@@ -196,27 +202,38 @@ export class SegmentEncoder {
       ids.push(bosId);
       flags.push(0);
     }
-    let atSectionStart = true;
-    let pending = '';
-    const flushUntrained = () => {
-      if (pending === '') return;
-      atSectionStart = this.#encodeText(pending, atSectionStart, ids);
-      while (flags.length < ids.length) flags.push(0);
-      pending = '';
-    };
+    // Consecutive untrained segments are encoded together (fewer boundaries); each reply on its own.
+    const pieces: Array<{ text: string; trained: boolean }> = [];
     for (const segment of segments) {
-      if (!segment.trained) {
-        pending += segment.text;
-        continue;
-      }
-      flushUntrained();
-      const start = ids.length;
-      atSectionStart = this.#encodeText(segment.text, atSectionStart, ids);
-      while (flags.length < ids.length) flags.push(1);
-      replies.push({ start, end: ids.length });
+      const last = pieces.at(-1);
+      if (!segment.trained && last && !last.trained) last.text += segment.text;
+      else pieces.push({ text: segment.text, trained: segment.trained });
     }
-    flushUntrained();
+    this.#stripAcrossBoundaries(pieces);
+    let atSectionStart = true;
+    for (const piece of pieces) {
+      const start = ids.length;
+      atSectionStart = this.#encodeText(piece.text, atSectionStart, ids);
+      while (flags.length < ids.length) flags.push(piece.trained ? 1 : 0);
+      if (piece.trained) replies.push({ start, end: ids.length });
+    }
     return { ids: Int32Array.from(ids), trained: Uint8Array.from(flags), replies };
+  }
+
+  /**
+   * Added tokens marked lstrip/rstrip swallow the whitespace beside them; the tokenizer does that
+   * within one encode call, so across a segment boundary it is done here.
+   */
+  #stripAcrossBoundaries(pieces: Array<{ text: string }>): void {
+    if (this.#stripping.size === 0) return;
+    for (let i = 0; i + 1 < pieces.length; i++) {
+      const before = pieces[i]!;
+      const after = pieces[i + 1]!;
+      for (const [content, token] of this.#stripping) {
+        if (token.rstrip && before.text.endsWith(content)) after.text = after.text.trimStart();
+        if (token.lstrip && after.text.startsWith(content)) before.text = before.text.trimEnd();
+      }
+    }
   }
 
   /** Whole-string tokenization without added special tokens: the reference the tests compare with. */
@@ -232,6 +249,12 @@ export class SegmentEncoder {
       return false;
     }
     const parts = this.#specialSplit ? text.split(this.#specialSplit) : [text];
+    // Added tokens that swallow the whitespace beside them, as the tokenizer does (within a segment).
+    for (let i = 1; i < parts.length; i += 2) {
+      const token = this.#stripping.get(parts[i]!);
+      if (token?.lstrip) parts[i - 1] = parts[i - 1]!.trimEnd();
+      if (token?.rstrip && i + 1 < parts.length) parts[i + 1] = parts[i + 1]!.trimStart();
+    }
     let sectionStart = atSectionStart;
     parts.forEach((part, i) => {
       if (part === '') return;

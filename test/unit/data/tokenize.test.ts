@@ -1,5 +1,7 @@
 // Segment-wise tokenization with the trained mask, against whole-string tokenization, for the three
 // reference tokenizers (Qwen3 and Llama-3 byte-level BPE, Llama-2 SentencePiece BPE).
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation } from '../../../main/core/data/conversation.js';
 import {
@@ -164,6 +166,35 @@ describe('the boundary rule', () => {
     const text = Array.from({ length: 600 }, (_, i) => words[(i * 7) % words.length]).join(' ');
     const { ids } = encoder.encode([{ text, trained: true, role: 'assistant' }]);
     expect([...ids]).toEqual([1, ...encoder.encodeWhole(text)]);
+  });
+
+  it('SentencePiece: added tokens that strip the spaces beside them are honoured', () => {
+    const dir = makeTokenizerFolder('llama2');
+    const file = path.join(dir, 'tokenizer.json');
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    for (const [id, content] of [
+      [32000, '[INST]'],
+      [32001, '[/INST]'],
+    ] as const) {
+      json.added_tokens.push({
+        id,
+        content,
+        single_word: false,
+        lstrip: true,
+        rstrip: true,
+        normalized: false,
+        special: true,
+      });
+    }
+    writeFileSync(file, JSON.stringify(json));
+    const model = loadModelTokenizer(dir);
+    expect(model.kind).toBe('sentencepiece');
+    const encoder = new SegmentEncoder(model);
+    const mistral = createTemplate('mistral', model.context, model.specialTokens);
+    for (const conversation of CORPUS) {
+      const segments = mistral.render(conversation);
+      expect([...encoder.encode(segments).ids]).toEqual(encoder.encodeWhole(renderedText(segments)));
+    }
   });
 
   it('a SentencePiece segment that continues a section gets no extra "▁"', () => {
