@@ -161,14 +161,14 @@ export class DatasetService {
   async importFile(path: string, options: ImportOptions = {}): Promise<ImportResult> {
     if (options.evalFile && options.splitRatio !== undefined) {
       throw new DataError(
-        'bad-mapping',
+        'bad-option',
         'Give either a separate evaluation file or a split ratio, not both.',
         'Leave out --eval to hold out a share of the examples, or leave out the ratio to use the eval file.',
       );
     }
     if (options.splitRatio !== undefined && !(options.splitRatio > 0 && options.splitRatio < 1)) {
       throw new DataError(
-        'bad-mapping',
+        'bad-option',
         `The split ratio must be between 0 and 1, not ${options.splitRatio}.`,
         'For example 0.1 holds out one example in ten for evaluation.',
       );

@@ -13,6 +13,7 @@ export type DataErrorCode =
   | 'bad-parquet'
   | 'cell-too-large'
   | 'bad-mapping'
+  | 'bad-option'
   | 'no-examples'
   | 'not-found'
   | 'bad-edit'

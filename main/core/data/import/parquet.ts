@@ -29,10 +29,15 @@ export async function hasParquetMagic(path: string): Promise<boolean> {
 }
 
 function notParquet(path: string, detail: string, cause?: unknown) {
+  const codec = /unsupported compression codec: (\S+)/.exec(
+    String((cause as Error | undefined)?.message),
+  )?.[1];
   return new DataError(
     'bad-parquet',
     `${basename(path)} is not a readable Parquet file: ${detail}.`,
-    'Check that the file was copied completely, or export the data again as Parquet, CSV or JSONL.',
+    codec
+      ? `It is compressed with ${codec}, which Tunesmith cannot read yet: save it again with snappy or no compression (pandas: to_parquet(..., compression="snappy")), or as JSONL.`
+      : 'Check that the file was copied completely, or export the data again as Parquet, CSV or JSONL.',
     { cause },
   );
 }
