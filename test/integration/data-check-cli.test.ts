@@ -48,7 +48,16 @@ describe('tunesmith data check', () => {
   it('a file with an empty reply exits 1 and names the example and its place in the file', () => {
     const file = path.join(tempDir(), 'bad.csv');
     writeFileSync(file, 'system,question,chosen\nBe kind.,Hi,Hello!\nBe kind.,Say nothing,\n');
-    const { status, stdout } = runCli(['data', 'check', '--model', qwen3, '--data', file, '--example', '1,2']);
+    const { status, stdout } = runCli([
+      'data',
+      'check',
+      '--model',
+      qwen3,
+      '--data',
+      file,
+      '--example',
+      '1,2',
+    ]);
     expect(status).toBe(1);
     expect(stdout).toMatch(/✖ Example 2 \(line 3\) has an empty assistant reply/);
     expect(stdout).toMatch(/\[\[Hello!<\|im_end\|>\]\]/);
