@@ -8,15 +8,21 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { dispatch } from '../../main/api/dispatch.js';
+import { EventBus } from '../../main/api/events.js';
+import { createHandlers } from '../../main/api/handlers.js';
+import { writeSafetensors } from '../../main/core/formats/safetensors.js';
 import type { MachineResources } from '../../main/core/models/catalogue.js';
+import { parseModelConfig } from '../../main/core/models/config.js';
 import { STATE_FILE } from '../../main/core/models/hub/download-state.js';
 import type { ProgressSnapshot } from '../../main/core/models/hub/progress.js';
 import { inspectModelFolder } from '../../main/core/models/inspect.js';
 import type { LibraryOptions } from '../../main/core/models/library.js';
+import { expectedTensors } from '../../main/core/models/tensor-names.js';
 import { createTinyModel } from '../../main/core/models/tiny.js';
 import { type CoreServices, openCoreServices } from '../../main/core/services.js';
 import { tempDir } from '../helpers/cli.js';
-import { type MockHub, repoFromFolder, startMockHub } from '../helpers/mock-hub.js';
+import { type MockHub, type MockRepo, repoFromFolder, startMockHub } from '../helpers/mock-hub.js';
 
 const TOKEN = 'hf_GatedTestToken0123456789';
 const MACHINE: MachineResources = {
@@ -51,6 +57,7 @@ beforeAll(async () => {
   for (const [name, content] of extras) acme.files.set(name, content);
   hub = await startMockHub([
     acme,
+    await shardedRepo(tinyDir),
     repoFromFolder('gated/tiny', tinyDir, { gated: true, token: TOKEN }),
     {
       id: 'acme/no-weights',
@@ -79,6 +86,37 @@ function open(hubOptions: LibraryOptions['hub'] = {}, home = tempDir('tunesmith-
 
 function modelDir(s: CoreServices, repoId: string): string {
   return path.join(s.paths.models, repoId.replace('/', '--'));
+}
+
+/**
+ * The tiny model as a sharded repository (two shards and an index, zero weights), plus a
+ * consolidated.safetensors beside them as Mistral's repositories have, which must not be fetched.
+ */
+async function shardedRepo(from: string): Promise<MockRepo> {
+  const dir = tempDir('tunesmith-sharded-');
+  for (const name of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) {
+    writeFileSync(path.join(dir, name), readFileSync(path.join(from, name)));
+  }
+  const config = parseModelConfig(JSON.parse(readFileSync(path.join(from, 'config.json'), 'utf8')));
+  const tensors = expectedTensors(config).map((t) => ({
+    name: t.name,
+    dtype: 'BF16' as const,
+    shape: t.shape,
+    data: () => new Uint8Array(t.shape.reduce((n, d) => n * d, 2)),
+  }));
+  const half = Math.ceil(tensors.length / 2);
+  const shards = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+  const weightMap: Record<string, string> = {};
+  for (const [i, part] of [tensors.slice(0, half), tensors.slice(half)].entries()) {
+    await writeSafetensors(path.join(dir, shards[i]!), part, { format: 'pt' });
+    for (const t of part) weightMap[t.name] = shards[i]!;
+  }
+  writeFileSync(
+    path.join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: {}, weight_map: weightMap }),
+  );
+  await writeSafetensors(path.join(dir, 'consolidated.safetensors'), tensors.slice(0, 1));
+  return repoFromFolder('acme/sharded', dir);
 }
 
 /** The address of a port nobody listens on: connections are refused, as without a network. */
@@ -168,6 +206,24 @@ describe('models download from a Hub', () => {
       ),
     ).toBe(true);
     expect(existsSync(path.join(dir, STATE_FILE))).toBe(false);
+  });
+
+  it('fetches the shards an index names, and nothing else', async () => {
+    const s = open();
+    const model = await s.models.download('acme/sharded', { endpoint: hub.url });
+    expect(model.status).toBe('ready');
+    expect(readdirSync(model.path).sort()).toEqual([
+      'config.json',
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+      'model.safetensors.index.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+    expect(hub.requests.some((r) => r.url.includes('consolidated'))).toBe(false);
+    const inspection = await inspectModelFolder(model.path);
+    expect(inspection.weights).toMatchObject({ kind: 'sharded' });
+    expect(inspection.ok).toBe(true);
   });
 
   it('retries a dropped connection within one run, resuming from where it stopped', async () => {
@@ -319,6 +375,44 @@ describe('models download from a Hub', () => {
     });
     await expect(s.models.download('not a repo', { endpoint: hub.url })).rejects.toMatchObject({
       code: 'bad-repo-id',
+    });
+  });
+});
+
+describe('the models.* commands', () => {
+  it('download with progress events, list, catalogue, cancel and errors as data', async () => {
+    const s = open();
+    const bus = new EventBus();
+    const progress: ProgressSnapshot[] = [];
+    bus.subscribe((name, payload) => {
+      if (name === 'models.downloadProgress') progress.push(payload as ProgressSnapshot);
+    });
+    const handlers = createHandlers({ services: s, bus });
+    const downloaded = await dispatch(handlers, 'models.download', {
+      repoId: 'acme/tiny',
+      endpoint: hub.url,
+    });
+    expect(downloaded).toMatchObject({ ok: true, value: { status: 'ready', repoId: 'acme/tiny' } });
+    expect(progress.at(-1)).toMatchObject({ repoId: 'acme/tiny', done: true });
+    expect(await dispatch(handlers, 'models.list', {})).toMatchObject({
+      ok: true,
+      value: [{ status: 'ready' }],
+    });
+    const catalogue = await dispatch(handlers, 'models.catalogue', {});
+    expect(catalogue.ok && (catalogue.value as { fit: unknown }[]).every((c) => c.fit)).toBe(true);
+    expect(await dispatch(handlers, 'models.cancelDownload', { repoId: 'acme/tiny' })).toEqual({
+      ok: true,
+      value: { cancelled: false },
+    });
+    expect(await dispatch(handlers, 'models.download', { repoId: 'no slash' })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid-input' },
+    });
+    expect(
+      await dispatch(handlers, 'models.download', { repoId: 'gated/tiny', endpoint: hub.url }),
+    ).toMatchObject({
+      ok: false,
+      error: { code: 'hub-auth-required', hint: expect.stringMatching(/token/) },
     });
   });
 });
