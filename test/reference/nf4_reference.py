@@ -14,6 +14,10 @@ Formulations differ from the engine on purpose, so one checks the other:
   as nvcc rounds `0.8614784181118011f` (a detour through float64 differs for 4 of the 15);
 - the 8-bit dynamic code is rebuilt with torch (as bnb's create_dynamic_map does) when torch imports.
 
+Arithmetic is exact IEEE float32 (numpy). bnb's release CUDA builds use --use_fast_math, where
+1.0f / absmax is an approximate reciprocal (within 1 ulp) and subnormals flush to zero; this reference,
+like the engine, follows the kernel's source in IEEE arithmetic (see native/include/nf4.h).
+
 Exit status 77 (and a message on stderr) when numpy is missing: the caller skips the comparison.
 """
 
