@@ -357,9 +357,11 @@ describe('models download from a Hub', () => {
         };
       },
     });
-    await expect(s.models.download('acme/tiny', { endpoint: hub.url })).rejects.toMatchObject({
-      code: 'download-cancelled',
-    });
+    const cancelled = s.models.download('acme/tiny', { endpoint: hub.url });
+    await expect(cancelled).rejects.toMatchObject({ code: 'download-cancelled' });
+    await expect(cancelled).rejects.toThrow(
+      /was cancelled during model\.safetensors\. .*run the same download again to resume/,
+    );
     expect((await s.models.list())[0]).toMatchObject({ status: 'incomplete' });
     const s2 = open({}, s.paths.root);
     expect((await s2.models.download('acme/tiny', { endpoint: hub.url })).status).toBe('ready');
@@ -373,6 +375,24 @@ describe('models download from a Hub', () => {
     await expect(s.models.download('acme/nothing-here', { endpoint: hub.url })).rejects.toMatchObject({
       code: 'hub-auth-required',
     });
+    // A file name from the Hub never leads outside the model's folder.
+    hub.repos.set('evil/tiny', {
+      id: 'evil/tiny',
+      files: new Map([
+        ['config.json', readFileSync(path.join(tinyDir, 'config.json'))],
+        ['../escape.safetensors', Buffer.from('x')],
+        [
+          'model.safetensors.index.json',
+          Buffer.from(
+            JSON.stringify({ weight_map: { 'model.embed_tokens.weight': '../escape.safetensors' } }),
+          ),
+        ],
+      ]),
+    });
+    await expect(s.models.download('evil/tiny', { endpoint: hub.url })).rejects.toThrow(
+      /names \.\.\/escape\.safetensors, which the repository does not have/,
+    );
+    expect(existsSync(path.join(s.paths.models, 'escape.safetensors'))).toBe(false);
     await expect(s.models.download('not a repo', { endpoint: hub.url })).rejects.toMatchObject({
       code: 'bad-repo-id',
     });

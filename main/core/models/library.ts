@@ -19,7 +19,7 @@ import {
 import { parseModelConfig, readModelConfig } from './config.js';
 import { checkRepoId, downloadFromHub, type HubDownloadOptions } from './hub/download.js';
 import { STATE_FILE } from './hub/download-state.js';
-import { LibraryError, libraryError } from './hub/errors.js';
+import { type LibraryError, libraryError } from './hub/errors.js';
 import type { ProgressSnapshot } from './hub/progress.js';
 import { resolveHubEndpoint } from './hub/token.js';
 import { inspectModelFolder, type ModelInspection } from './inspect.js';
@@ -267,7 +267,7 @@ export class ModelLibrary {
   /** Stops a download this process is running; what was fetched stays for a later resume. */
   cancelDownload(repoId: string): boolean {
     const controller = this.#active.get(repoId);
-    controller?.abort(new LibraryError({ code: 'download-cancelled', message: 'cancelled', hint: '' }));
+    controller?.abort();
     return controller !== undefined;
   }
 

@@ -85,6 +85,7 @@ export interface DownloadResult {
   dir: string;
 }
 
+const SAFE_NAME = /^(?!\.\.?$)[\w][\w.-]*$/;
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 
 export function checkRepoId(repoId: string): void {
@@ -129,7 +130,10 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<Down
     for await (const entry of listFiles({ repo: repoId, revision: commit, ...hub })) entries.push(entry);
     return entries;
   });
-  const byPath = new Map(tree.filter((e) => e.type === 'file').map((e) => [e.path, e]));
+  // Top-level files with plain names only: a name from the Hub never leads outside the folder.
+  const byPath = new Map(
+    tree.filter((e) => e.type === 'file' && SAFE_NAME.test(e.path)).map((e) => [e.path, e]),
+  );
   const readSmall = (file: string) =>
     call(`read ${file}`, async () => {
       const blob = await downloadFile({ repo: repoId, path: file, revision: commit, xet: false, ...hub });
@@ -228,6 +232,13 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<Down
     options.onFile?.({ file: f.path, sizeBytes: f.size, status: 'done' });
   }
   progress.finish();
+  // Files of an earlier attempt at another revision that this one does not have.
+  for (const old of previous?.files ?? []) {
+    if (!files.some((f) => f.path === old.path)) {
+      await rm(path.join(dir, old.path), { force: true });
+      await rm(path.join(dir, `${old.path}${PART_SUFFIX}`), { force: true });
+    }
+  }
   await removeDownloadState(dir);
   return { plan, dir };
 }
