@@ -9,13 +9,16 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const RUNNER = path.join(
-  ROOT,
-  'native',
-  'build',
-  'Release',
-  process.platform === 'win32' ? 'tunesmith_native_tests.exe' : 'tunesmith_native_tests',
-);
+// TUNESMITH_NATIVE_TESTS names another runner (e.g. a sanitizer build of native/tests).
+const RUNNER =
+  process.env.TUNESMITH_NATIVE_TESTS ??
+  path.join(
+    ROOT,
+    'native',
+    'build',
+    'Release',
+    process.platform === 'win32' ? 'tunesmith_native_tests.exe' : 'tunesmith_native_tests',
+  );
 
 interface CppResult {
   status: 'ok' | 'skip' | 'fail';
