@@ -96,6 +96,11 @@ describe('tunesmith data import', () => {
     const human = runCli(['data', 'show', String(result.dataset.id), '--home', home]);
     expect(human.stdout).toContain('Dataset 1 "alpaca" — version 1 of 1');
     expect(human.stdout).toContain('assistant: Bonjour');
+
+    const again = runCli(['data', 'import', join(FIXTURES, 'alpaca.json'), '--dataset', '1', '--home', home]);
+    expect(again.stdout).toContain('Dataset 1 "alpaca", version 2');
+    const v1 = runCli(['data', 'show', '1', '--version', '1', '--examples', '0', '--home', home]);
+    expect(v1.stdout).toContain('version 1 of 2');
   });
 
   it('fails with exit 1, the file and the line, and leaves the database byte for byte as it was', () => {

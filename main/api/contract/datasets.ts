@@ -109,6 +109,8 @@ export const datasetDetailCommands = {
       .object({
         path: z.string().min(1),
         name: z.string().optional(),
+        /** Add the import as the next version of this dataset. */
+        datasetId: id.optional(),
         /** `system=col,user=col[+col],assistant=col` or `messages=field`; detected when absent. */
         map: z.string().optional(),
         evalPath: z.string().min(1).optional(),

@@ -21,7 +21,7 @@ import { DataError } from './errors.js';
 import { type DetectedFormat, detectFormat } from './import/detect.js';
 import { checkMapping, detectMapping, type Mapping, parseMapOption, toMessages } from './import/mapping.js';
 import { readSource, type SourceRecord } from './import/source.js';
-import { Spool } from './import/spool.js';
+import { removeStaleSpools, Spool } from './import/spool.js';
 import {
   checkExample,
   duplicateIssue,
@@ -34,6 +34,8 @@ import {
 export interface ImportOptions {
   /** Dataset name; default: the file name without its extension. */
   name?: string;
+  /** Add the import as the next version of this dataset instead of creating a new dataset. */
+  datasetId?: number;
   /** A mapping, or the `--map` text; default: detected. */
   map?: Mapping | string;
   /** A separate evaluation file (same columns), as the reference recipe uses. */
@@ -152,6 +154,7 @@ export class DatasetService {
   constructor(store: Store, options: { tempDir?: string } = {}) {
     this.#store = store;
     this.#tempDir = options.tempDir;
+    if (options.tempDir) removeStaleSpools(options.tempDir);
   }
 
   list(limit = 50): DatasetListItem[] {
@@ -173,6 +176,8 @@ export class DatasetService {
         'For example 0.1 holds out one example in ten for evaluation.',
       );
     }
+    const target = options.datasetId === undefined ? null : this.#store.datasets.get(options.datasetId);
+    if (options.datasetId !== undefined && !target) throw notFound(`dataset ${options.datasetId}`);
     const spool = new Spool<SpooledExample>(this.#tempDir);
     try {
       const named = options.evalFile !== undefined;
@@ -201,9 +206,10 @@ export class DatasetService {
       const name = options.name?.trim() || basename(path, extname(path));
       options.onProgress?.({ phase: 'storing', examples: spool.count });
       const { dataset, version } = this.#store.transaction(() => {
-        const dataset = this.#store.datasets.create(name);
+        const dataset = target ?? this.#store.datasets.create(name);
         const version = this.#store.datasets.addVersion({
           datasetId: dataset.id,
+          parentVersionId: target ? (this.#store.datasets.listVersions(target.id).at(-1)?.id ?? null) : null,
           sourcePath: options.evalFile ? `${path}\n${options.evalFile}` : path,
           sourceFormat: main.format.format,
           mapping: main.mapping,
@@ -215,7 +221,7 @@ export class DatasetService {
             }
           })(),
         });
-        return { dataset, version };
+        return { dataset: this.#store.datasets.get(dataset.id) ?? dataset, version };
       });
       options.onProgress?.({ phase: 'checking', examples: spool.count });
       return {

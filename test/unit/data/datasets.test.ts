@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatasetService } from '../../../main/core/data/datasets.js';
@@ -73,6 +73,22 @@ describe('DatasetService.importFile', () => {
     const phases: string[] = [];
     await service.importFile(fixture('reference.csv'), { onProgress: (p) => phases.push(p.phase) });
     expect(phases).toEqual(['reading', 'storing', 'checking']);
+  });
+
+  it('adds a re-import to an existing dataset as its next version', async () => {
+    const first = await service.importFile(fixture('reference.csv'));
+    const second = await service.importFile(fixture('reference.parquet'), { datasetId: first.dataset.id });
+    expect(second.dataset.id).toBe(first.dataset.id);
+    expect(second.version).toMatchObject({
+      version: 2,
+      parentVersionId: first.version.id,
+      sourceFormat: 'parquet',
+    });
+    const before = snapshot();
+    await expect(service.importFile(fixture('reference.csv'), { datasetId: 99 })).rejects.toMatchObject({
+      code: 'not-found',
+    });
+    expect(snapshot()).toBe(before);
   });
 
   it('keeps multi-turn conversations whole', async () => {
@@ -157,6 +173,19 @@ describe('DatasetService.importFile', () => {
     expect((error as Error).message).toMatch(message);
     expect((error as { hint: string }).hint.length).toBeGreaterThan(10);
     expect(snapshot()).toBe(before);
+  });
+
+  it('removes spool folders that killed imports left behind, but not recent ones', () => {
+    const dir = tempDir();
+    const old = join(dir, 'tunesmith-import-old');
+    const recent = join(dir, 'tunesmith-import-recent');
+    mkdirSync(old);
+    mkdirSync(recent);
+    const twoDaysAgo = new Date(Date.now() - 48 * 3600 * 1000);
+    utimesSync(old, twoDaysAgo, twoDaysAgo);
+    new DatasetService(store, { tempDir: dir });
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
   });
 
   it('rolls back a failure inside the database write as a whole', async () => {

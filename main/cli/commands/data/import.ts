@@ -11,13 +11,14 @@ export const dataImportCommand: CliCommand = {
   name: 'import',
   summary: 'import a CSV, TSV, JSONL, JSON or Parquet file as a new dataset',
   usage: [
-    'Usage: tunesmith data import FILE [--name NAME] [--map MAPPING] [--eval FILE | --split RATIO [--seed N]] [--json]',
+    'Usage: tunesmith data import FILE [--name NAME | --dataset ID] [--map MAPPING] [--eval FILE | --split RATIO [--seed N]] [--json]',
     '',
     'Reads FILE (CSV/TSV with a header row, JSONL, JSON array, or Parquet), proposes which column is',
     'the system prompt, the question and the reply, checks every example and stores it as version 1',
-    'of a new dataset. A file that cannot be read changes nothing.',
+    'of a new dataset (or the next version of --dataset ID). A file that cannot be read changes nothing.',
     '',
     '  --name NAME     the dataset name (default: the file name)',
+    '  --dataset ID    add the file as the next version of dataset ID instead of a new dataset',
     '  --map MAPPING   which column plays which role, e.g. system=system,user=question,assistant=chosen;',
     '                  join columns with +: user=instruction+input; or messages=FIELD for chat turns',
     '  --eval FILE     a separate evaluation file with the same columns',
@@ -33,6 +34,7 @@ export const dataImportCommand: CliCommand = {
       argv,
       {
         name: { type: 'string' },
+        dataset: { type: 'string' },
         map: { type: 'string' },
         eval: { type: 'string' },
         split: { type: 'string' },
@@ -55,6 +57,17 @@ export const dataImportCommand: CliCommand = {
     if (seed !== undefined && !Number.isInteger(seed)) {
       throw new UsageError(`--seed must be a whole number, not "${values.seed}".`);
     }
+    const datasetId = values.dataset === undefined ? undefined : Number(values.dataset);
+    if (datasetId !== undefined && !(Number.isInteger(datasetId) && datasetId > 0)) {
+      throw new UsageError(
+        `--dataset must be a dataset id such as 1 (see \`tunesmith data list\`), not "${values.dataset}".`,
+      );
+    }
+    if (datasetId !== undefined && values.name !== undefined) {
+      throw new UsageError(
+        'Use either --name (a new dataset) or --dataset (a new version of one), not both.',
+      );
+    }
     if (values.eval && splitRatio !== undefined) {
       throw new UsageError('Use either --eval FILE or --split RATIO, not both.');
     }
@@ -65,6 +78,7 @@ export const dataImportCommand: CliCommand = {
     try {
       const result = await services.datasets.importFile(resolve(file), {
         ...(values.name !== undefined && { name: values.name }),
+        ...(datasetId !== undefined && { datasetId }),
         ...(values.map !== undefined && { map: values.map }),
         ...(values.eval !== undefined && { evalFile: resolve(values.eval) }),
         ...(splitRatio !== undefined && { splitRatio }),

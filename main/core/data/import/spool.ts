@@ -2,11 +2,47 @@
 // first (asynchronously, memory bounded) and only then writes the database, in one synchronous
 // transaction that reads the spool back: a file that fails to parse never touches the database,
 // and no other write of this process can slip into the import's transaction.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const FLUSH_CHARS = 1024 * 1024;
+const PREFIX = 'tunesmith-import-';
+
+/**
+ * Removes spools left by imports that were killed (a finished or failed import removes its own).
+ * Only old ones: a spool younger than `olderThanMs` may belong to an import still running.
+ */
+export function removeStaleSpools(parent: string, olderThanMs = 24 * 3600 * 1000, now = Date.now()): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!name.startsWith(PREFIX)) continue;
+    const dir = join(parent, name);
+    try {
+      if (now - statSync(dir).mtimeMs < olderThanMs) continue;
+      rmSync(dir, { recursive: true, force: true });
+      removed++;
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+  return removed;
+}
 
 export class Spool<T> {
   readonly #dir: string;
@@ -17,7 +53,7 @@ export class Spool<T> {
   count = 0;
 
   constructor(parent = tmpdir()) {
-    this.#dir = mkdtempSync(join(parent, 'tunesmith-import-'));
+    this.#dir = mkdtempSync(join(parent, PREFIX));
     this.#path = join(this.#dir, 'examples.jsonl');
     this.#fd = openSync(this.#path, 'w');
   }
