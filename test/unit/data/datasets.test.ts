@@ -119,6 +119,15 @@ describe('DatasetService.importFile', () => {
     );
   });
 
+  it('imports a file whose reply column is empty, reporting every example instead of dropping them', async () => {
+    const { version, report } = await service.importFile(fixture('empty-column.csv'));
+    expect(version.exampleCount).toBe(2);
+    expect(report.issues.map((i) => i.message)).toEqual([
+      expect.stringMatching(/^Example 1 \(line 2\) has an empty assistant reply/),
+      expect.stringMatching(/^Example 2 \(line 3\) has an empty assistant reply/),
+    ]);
+  });
+
   it('flags bytes that are not UTF-8 in the row where they are', async () => {
     const { report } = await service.importFile(fixture('invalid-utf8.csv'));
     expect(report.issues).toEqual([
