@@ -11,6 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dispatch } from '../../main/api/dispatch.js';
 import { EventBus } from '../../main/api/events.js';
 import { createHandlers } from '../../main/api/handlers.js';
+import { loadNative } from '../../main/core/engine/native.js';
 import { writeSafetensors } from '../../main/core/formats/safetensors.js';
 import type { MachineResources } from '../../main/core/models/catalogue.js';
 import { parseModelConfig } from '../../main/core/models/config.js';
@@ -161,6 +162,27 @@ describe('models download from a Hub', () => {
     const inspection = await inspectModelFolder(dir);
     expect(inspection.ok).toBe(true);
     expect(model.sizeBytes).toBe(inspection.sizeBytes);
+
+    // The engine loads the downloaded folder (CPU, NF4) and computes a finite loss with it.
+    const session = await loadNative().loadModel({
+      modelDir: dir,
+      quant: 'nf4',
+      lora: { r: 4, alpha: 8 },
+      maxSeqLen: 16,
+      threads: 1,
+    });
+    try {
+      expect(session.info()).toMatchObject({ arch: 'mistral', hiddenSize: 32, layers: 2 });
+      const { loss, trainedTokens } = await session.evalLoss({
+        tokens: Int32Array.from([1, 100, 200, 300, 400]),
+        trained: Uint8Array.from([0, 1, 1, 1, 1]),
+        seqLens: Int32Array.from([5]),
+      });
+      expect(trainedTokens).toBe(4);
+      expect(Number.isFinite(loss) && loss > 0).toBe(true);
+    } finally {
+      session.dispose();
+    }
 
     // Progress: snapshots with speed and ETA, never more than 10 a second, the last one complete.
     expect(snapshots.length).toBeGreaterThan(0);
