@@ -64,6 +64,17 @@ TEST(json_rejects_malformed_text_with_the_byte_offset) {
   CHECK_THROWS_WITH(parse("{\"a\":1"), "unexpected end of input inside an object");
 }
 
+TEST(json_finds_duplicate_keys_in_large_objects_quickly) {
+  // 100,000 keys (a huge safetensors header): a quadratic duplicate check would take many seconds.
+  std::string text = "{";
+  for (int i = 0; i < 100000; ++i) text += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+  const json::Value v = parse(text + "}");
+  CHECK_EQ(v.object.size(), size_t{100000});
+  CHECK_EQ(v.object.back().second.uint_value, uint64_t{99999});
+  CHECK_THROWS_WITH(parse(text + ",\"k12345\":0}"), "duplicate key \"k12345\"");
+  CHECK_THROWS_WITH(parse("{\"a\":1,\"b\":2,\"a\":3}"), "at byte 13");
+}
+
 TEST(json_enforces_depth_and_size_limits) {
   std::string deep(64, '[');
   deep += std::string(64, ']');

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unordered_set>
 
 #include "engine_error.h"
 
@@ -141,15 +142,26 @@ class Parser {
       ++pos_;
       return v;
     }
+    // Duplicate keys: a linear scan for small objects, a hash set once an object grows (a safetensors
+    // header can hold a million keys; a quadratic check would hang on it).
+    constexpr size_t kLinearKeys = 16;
+    std::unordered_set<std::string> keys;
     for (;;) {
       skip_ws();
       if (at_end()) fail("unexpected end of input inside an object");
       if (peek() != '"') fail("expected '\"' to start an object key");
       const size_t key_at = pos_;
       std::string key = parse_string();
-      for (const auto& member : v.object) {
-        if (member.first == key) fail_at(key_at, "duplicate key " + quote(key));
+      bool duplicate = false;
+      if (v.object.size() < kLinearKeys) {
+        for (const auto& member : v.object) duplicate = duplicate || member.first == key;
+      } else {
+        if (keys.empty()) {
+          for (const auto& member : v.object) keys.insert(member.first);
+        }
+        duplicate = !keys.insert(key).second;
       }
+      if (duplicate) fail_at(key_at, "duplicate key " + quote(key));
       skip_ws();
       if (at_end() || peek() != ':') fail("expected ':' after an object key");
       ++pos_;
