@@ -91,6 +91,17 @@ describe('DatasetService.importFile', () => {
     expect(snapshot()).toBe(before);
   });
 
+  it('stores Parquet INT64, timestamp and byte columns in the source row as plain JSON', async () => {
+    const { version } = await service.importFile(fixture('typed.parquet'));
+    const [first, second] = service.examples(version.id, 0, 2).examples;
+    expect(first?.messages.at(-1)).toEqual({ role: 'assistant', content: 'A1' });
+    expect(first?.source?.values).toMatchObject({ id: 1, created: '1970-01-01T00:00:00.000Z' });
+    expect(second?.source?.values).toMatchObject({
+      id: '9007199254740993',
+      created: '1970-01-02T00:00:00.000Z',
+    });
+  });
+
   it('keeps multi-turn conversations whole', async () => {
     const { version } = await service.importFile(fixture('openai.jsonl'));
     expect(service.examples(version.id, 1, 1).examples[0]?.messages.map((m) => m.role)).toEqual([

@@ -15,11 +15,6 @@ export interface SourceRecord {
   values: Record<string, unknown>;
 }
 
-export interface SourceReader {
-  /** Known up front for tables; for JSON, the keys of the first records. */
-  records: AsyncGenerator<SourceRecord[]>;
-}
-
 /** Header cells: trimmed; an empty one gets a name (pandas writes an unnamed index column). */
 function headerColumns(cells: string[], name: string, line: number): string[] {
   const columns = cells.map((c, i) => c.trim() || `column${i + 1}`);
@@ -94,9 +89,29 @@ async function* jsonSource(path: string, detected: DetectedFormat): AsyncGenerat
   }
 }
 
+/**
+ * Parquet values JSON cannot hold as they are, made plain: INT64 (BigInt) as a number when exact,
+ * else its digits; timestamps as ISO text; raw bytes as base64. The source row is stored as JSON.
+ */
+export function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value.toString();
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return value;
+}
+
 async function* parquetSource(path: string): AsyncGenerator<SourceRecord[]> {
   for await (const batch of readParquetRecords(path)) {
-    yield batch.map((r) => ({ row: r.row, values: r.value }));
+    yield batch.map((r) => ({ row: r.row, values: jsonSafe(r.value) as Record<string, unknown> }));
   }
 }
 
