@@ -62,6 +62,7 @@ describe('DatasetService.importFile', () => {
     ['prompt-completion.jsonl', 2, 'prompt-completion'],
     ['reference.parquet', 3, 'reference'],
     ['messages.parquet', 2, 'openai'],
+    ['messages-nested.parquet', 2, 'openai'],
   ])('imports %s (%i examples, %s layout) with no problems', async (name, count, layout) => {
     const result = await service.importFile(fixture(name));
     expect(result.version.exampleCount).toBe(count);
