@@ -1,10 +1,10 @@
-// safetensors: header validation over a byte image, the mmap'd file, dtype conversion and the writer.
+// safetensors reading: header validation over a byte image and the mmap'd file (float_convert.cpp and
+// safetensors_writer.cpp hold conversion and writing).
 // See safetensors.h for the layout and the checks; model_files.cpp builds on this for model folders.
 #include "safetensors.h"
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -16,7 +16,6 @@
 
 #ifdef _WIN32
 #define NOMINMAX
-#include <process.h>
 #include <windows.h>
 #else
 #include <fcntl.h>
@@ -313,212 +312,6 @@ const TensorView* SafetensorsFile::find(const std::string& name) const {
     if (t.name == name) return &t;
   }
   return nullptr;
-}
-
-// ---- conversion ---------------------------------------------------------------------------------
-float bf16_to_f32(uint16_t bits) {
-  const uint32_t u = static_cast<uint32_t>(bits) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t mant = h & 0x3ff;
-  uint32_t u;
-  if (exp == 0x1f) {
-    u = sign | 0x7f800000 | (mant << 13);  // inf, or NaN keeping its payload
-  } else if (exp != 0) {
-    u = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    u = sign;  // +-0
-  } else {
-    // Subnormal: normalize. value = mant * 2^-24.
-    exp = 113;
-    while ((mant & 0x400) == 0) {
-      mant <<= 1;
-      --exp;
-    }
-    u = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-  }
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-uint16_t f32_to_bf16(float value) {
-  uint32_t u;
-  std::memcpy(&u, &value, 4);
-  if ((u & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
-  u += 0x7fff + ((u >> 16) & 1);
-  return static_cast<uint16_t>(u >> 16);
-}
-
-uint16_t f32_to_f16(float value) {
-  uint32_t u;
-  std::memcpy(&u, &value, 4);
-  const auto sign = static_cast<uint16_t>((u >> 16) & 0x8000);
-  const uint32_t a = u & 0x7fffffff;
-  if (a > 0x7f800000) return sign | 0x7e00 | static_cast<uint16_t>((a >> 13) & 0x3ff);  // NaN
-  if (a >= 0x477ff000) return sign | 0x7c00;  // >= 65520 rounds to inf
-  const uint32_t exp = a >> 23;
-  if (exp < 113) {  // below 2^-14: half subnormal, units of 2^-24
-    const uint32_t shift = 126 - exp;
-    if (shift > 24) return sign;
-    const uint32_t mant = (a & 0x7fffff) | (exp != 0 ? 0x800000 : 0);
-    const uint32_t kept = mant >> shift;
-    const uint32_t rest = mant & ((1u << shift) - 1);
-    const uint32_t half = 1u << (shift - 1);
-    const uint32_t rounded = kept + ((rest > half || (rest == half && (kept & 1))) ? 1 : 0);
-    return sign | static_cast<uint16_t>(rounded);
-  }
-  const uint32_t h = ((exp - 112) << 10) | ((a >> 13) & 0x3ff);
-  const uint32_t rest = a & 0x1fff;
-  const uint32_t rounded = h + ((rest > 0x1000 || (rest == 0x1000 && (h & 1))) ? 1 : 0);
-  return sign | static_cast<uint16_t>(rounded);
-}
-
-void to_f32(const TensorView& t, float* out, int64_t begin, int64_t count) {
-  const int64_t n = t.numel();
-  if (begin < 0 || count < 0 || begin > n || count > n - begin) {
-    TS_FAIL("tensor " + t.name + ": elements [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
-            ") are outside its " + std::to_string(n));
-  }
-  switch (t.dtype) {
-    case DType::F32:
-      if (count > 0) std::memcpy(out, t.data + begin * 4, static_cast<size_t>(count) * 4);
-      return;
-    case DType::BF16:
-    case DType::F16: {
-      const uint8_t* p = t.data + begin * 2;
-      const bool bf16 = t.dtype == DType::BF16;
-      for (int64_t i = 0; i < count; ++i) {
-        const auto bits = static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
-        out[i] = bf16 ? bf16_to_f32(bits) : f16_to_f32(bits);
-      }
-      return;
-    }
-    default:
-      TS_FAIL("tensor " + t.name + " has dtype " + dtype_name(t.dtype) +
-              "; only F32, F16 and BF16 tensors can be read as floats. Use a checkpoint saved in one of these");
-  }
-}
-
-void to_f32(const TensorView& t, float* out) { to_f32(t, out, 0, t.numel()); }
-
-// ---- writing ------------------------------------------------------------------------------------
-namespace {
-
-std::string temp_path_for(const std::string& path) {
-#ifdef _WIN32
-  return path + ".tmp-" + std::to_string(_getpid());
-#else
-  return path + ".tmp-" + std::to_string(getpid());
-#endif
-}
-
-bool replace_file(const std::string& from, const std::string& to) {
-#ifdef _WIN32
-  return MoveFileExA(from.c_str(), to.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH) != 0;
-#else
-  return std::rename(from.c_str(), to.c_str()) == 0;
-#endif
-}
-
-}  // namespace
-
-void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
-  struct Entry {
-    const TensorToWrite* tensor;
-    uint64_t nbytes;
-  };
-  std::vector<Entry> entries;
-  for (const TensorToWrite& t : tensors) {
-    if (t.name.empty() || t.name == "__metadata__") TS_FAIL(path + ": cannot write a tensor named " + json::quote(t.name));
-    const size_t elem = dtype_size(t.dtype);
-    uint64_t numel = 1;
-    for (const int64_t d : t.shape) {
-      if (d < 0) TS_FAIL(path + ": tensor " + t.name + " has a negative dimension");
-      numel *= static_cast<uint64_t>(d);
-    }
-    const uint64_t nbytes = numel * elem;
-    if (nbytes > 0 && t.data == nullptr) TS_FAIL(path + ": tensor " + t.name + " has no data");
-    entries.push_back({&t, nbytes});
-  }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    const size_t sa = dtype_size(a.tensor->dtype), sb = dtype_size(b.tensor->dtype);
-    return sa != sb ? sa > sb : a.tensor->name < b.tensor->name;
-  });
-  for (size_t i = 1; i < entries.size(); ++i) {
-    if (entries[i].tensor->name == entries[i - 1].tensor->name) {
-      TS_FAIL(path + ": two tensors are named " + json::quote(entries[i].tensor->name));
-    }
-  }
-
-  std::string header = "{";
-  bool first = true;
-  if (!metadata.empty()) {
-    header += "\"__metadata__\":{";
-    bool first_meta = true;
-    for (const auto& [k, v] : metadata) {
-      header += (first_meta ? "" : ",") + json::quote(k) + ":" + json::quote(v);
-      first_meta = false;
-    }
-    header += "}";
-    first = false;
-  }
-  uint64_t offset = 0;
-  for (const Entry& e : entries) {
-    header += (first ? "" : ",") + json::quote(e.tensor->name) + ":{\"dtype\":\"" + dtype_name(e.tensor->dtype) +
-              "\",\"shape\":[";
-    for (size_t i = 0; i < e.tensor->shape.size(); ++i) header += (i ? "," : "") + std::to_string(e.tensor->shape[i]);
-    header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + e.nbytes) + "]}";
-    offset += e.nbytes;
-    first = false;
-  }
-  header += "}";
-  while (header.size() % 8 != 0) header += ' ';
-
-  const std::string tmp = temp_path_for(path);
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) TS_FAIL(path + " could not be written: " + std::strerror(errno) + " (check the folder exists and is writable)");
-  auto abandon = [&](const std::string& why) {
-    std::fclose(f);
-    std::remove(tmp.c_str());
-    TS_FAIL(path + " could not be written: " + why + " (check free disk space and permissions)");
-  };
-  uint8_t len_bytes[8];
-  const uint64_t header_len = header.size();
-  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<uint8_t>(header_len >> (8 * i));
-  if (std::fwrite(len_bytes, 1, 8, f) != 8 || std::fwrite(header.data(), 1, header.size(), f) != header.size()) {
-    abandon(std::strerror(errno));
-  }
-  for (const Entry& e : entries) {
-    const auto* p = static_cast<const uint8_t*>(e.tensor->data);
-    uint64_t left = e.nbytes;
-    while (left > 0) {
-      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, 64u << 20));
-      if (std::fwrite(p, 1, chunk, f) != chunk) abandon(std::strerror(errno));
-      p += chunk;
-      left -= chunk;
-    }
-  }
-  if (std::fflush(f) != 0) abandon(std::strerror(errno));
-#ifndef _WIN32
-  if (fsync(fileno(f)) != 0) abandon(std::strerror(errno));
-#endif
-  if (std::fclose(f) != 0) {
-    std::remove(tmp.c_str());
-    TS_FAIL(path + " could not be written: " + std::strerror(errno));
-  }
-  if (!replace_file(tmp, path)) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    TS_FAIL(path + " could not be put in place: " + std::strerror(err));
-  }
 }
 
 }  // namespace tunesmith
