@@ -48,6 +48,7 @@ export async function readDownloadState(dir: string): Promise<DownloadState | nu
     const filesOk = value.files.every(
       (f) =>
         typeof f?.path === 'string' &&
+        !/[\\/]/.test(f.path) &&
         Number.isSafeInteger(f.size) &&
         (f.hash?.kind === 'sha256' || f.hash?.kind === 'git-sha1') &&
         typeof f.hash.value === 'string' &&

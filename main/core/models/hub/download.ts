@@ -234,7 +234,7 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<Down
   progress.finish();
   // Files of an earlier attempt at another revision that this one does not have.
   for (const old of previous?.files ?? []) {
-    if (!files.some((f) => f.path === old.path)) {
+    if (SAFE_NAME.test(old.path) && !files.some((f) => f.path === old.path)) {
       await rm(path.join(dir, old.path), { force: true });
       await rm(path.join(dir, `${old.path}${PART_SUFFIX}`), { force: true });
     }
