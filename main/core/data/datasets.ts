@@ -149,7 +149,8 @@ const notFound = (what: string) =>
 export class DatasetService {
   readonly #store: Store;
   readonly #tempDir: string | undefined;
-  readonly #reports = new Map<number, ValidationReport>();
+  /** Reports by version id, with what identifies the version (an id is reused after a delete). */
+  readonly #reports = new Map<number, { key: string; report: ValidationReport }>();
 
   constructor(store: Store, options: { tempDir?: string } = {}) {
     this.#store = store;
@@ -365,11 +366,12 @@ export class DatasetService {
     return issues;
   }
 
-  /** Every rule over every example of the version (versions never change, so it is computed once). */
+  /** Every rule over every example of the version (a version never changes: computed once). */
   report(versionId: number): ValidationReport {
+    const version = this.#version(versionId);
+    const key = `${version.datasetId}/${version.version}/${version.createdAt}/${version.exampleCount}`;
     const cached = this.#reports.get(versionId);
-    if (cached) return cached;
-    this.#version(versionId);
+    if (cached?.key === key) return cached.report;
     const duplicates = new Map(
       this.#store.datasets.duplicates(versionId).map((d) => [d.ordinal, d.firstOrdinal]),
     );
@@ -385,7 +387,7 @@ export class DatasetService {
       offset = last.ordinal + 1;
     }
     const report = builder.build();
-    this.#reports.set(versionId, report);
+    this.#reports.set(versionId, { key, report });
     return report;
   }
 
