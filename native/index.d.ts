@@ -110,6 +110,16 @@ export interface OptimizerOptions {
   maxGradNorm?: number;
 }
 
+export interface OptimizerStepResult {
+  /** Global norm of the mean-loss gradients, before clipping. */
+  gradNorm: number;
+  /** Mean loss over every trained token of the micro-batches this update averaged. */
+  loss: number;
+  trainedTokens: number;
+  /** Optimizer steps taken so far (1 after the first). */
+  step: number;
+}
+
 export interface GenerateOptions {
   maxNewTokens?: number;
   /** 0 (default) = greedy. */
@@ -148,7 +158,7 @@ export interface Session {
    * Averages the accumulated gradients over every trained token since the last update, clips, and
    * takes one AdamW step. gradNorm is the norm before clipping.
    */
-  optimizerStep(options: OptimizerOptions): Promise<{ gradNorm: number; step: number }>;
+  optimizerStep(options: OptimizerOptions): Promise<OptimizerStepResult>;
   evalLoss(batch: Batch): Promise<LossResult>;
   /** New tokens (the prompt excluded); onToken sees each one before the promise settles. */
   generate(

@@ -64,6 +64,12 @@ struct LossResult {
   int64_t trained_tokens = 0;
 };
 
+struct OptimizerResult {
+  double grad_norm = 0;        // global norm of the mean-loss gradients, before clipping
+  double loss = 0;             // mean loss over every trained token of this optimizer step
+  int64_t trained_tokens = 0;  // across the accumulated micro-batches
+};
+
 struct GenerateOptions {
   int max_new_tokens = 64;
   float temperature = 0.f;  // <= 0: greedy
@@ -91,8 +97,8 @@ class Model {
   LossResult step(const Batch& batch, const StepOptions& options);
   // Forward only, no noise, no dropout, gradients untouched.
   LossResult eval_loss(const Batch& batch);
-  // Returns the global gradient norm before clipping (max_grad_norm <= 0: no clipping).
-  double optimizer_step(const AdamWParams& hp, float max_grad_norm);
+  // Averages, clips (max_grad_norm <= 0: no clipping) and updates; resets the accumulation.
+  OptimizerResult optimizer_step(const AdamWParams& hp, float max_grad_norm);
 
   std::vector<int> generate(const std::vector<int>& prompt, const GenerateOptions& options,
                             const std::function<void(int)>& on_token);

@@ -161,3 +161,27 @@ TEST(model_rejects_bad_batches_with_clear_messages) {
   CHECK_THROWS_WITH(m.step(d.view(), StepOptions{}), "maxSeqLen");
   CHECK_THROWS_WITH(m.optimizer_step(AdamWParams{}, 1.f), "no trained tokens");
 }
+
+TEST(model_gradient_accumulation_equals_one_big_batch) {
+  // step(a); step(b); update  ==  step(a+b packed); update: the mean is over the optimizer step's tokens.
+  const std::string dir = tstest::temp_dir();
+  tinymodel::write(dir, "llama");
+  TinyBatch whole;
+  const Batch all = whole.view();
+  const Batch first{whole.tokens.data(), whole.trained.data(), whole.lens.data(), 6, 1};
+  const Batch rest{whole.tokens.data() + 6, whole.trained.data() + 6, whole.lens.data() + 1, 11, 2};
+  StepOptions so;
+  so.lora_dropout = false;
+  Model a(options_for(dir)), b(options_for(dir));
+  randomize_b(a);
+  randomize_b(b);
+  a.step(first, so);
+  a.step(rest, so);
+  b.step(all, so);
+  const auto ra = a.optimizer_step(AdamWParams{}, 0.f), rb = b.optimizer_step(AdamWParams{}, 0.f);
+  CHECK_EQ(ra.trained_tokens, int64_t(9));
+  CHECK_NEAR(ra.loss, rb.loss, 1e-6 * rb.loss);
+  CHECK_NEAR(ra.grad_norm, rb.grad_norm, 1e-5 * rb.grad_norm);
+  for (int64_t i = 0; i < a.lora_param_count(); ++i)
+    CHECK_NEAR(a.lora_params()[i], b.lora_params()[i], 1e-6);
+}

@@ -241,11 +241,13 @@ class Session : public Napi::ObjectWrap<Session> {
       if (hp.lr < 0 || hp.weight_decay < 0 || hp.eps <= 0) usage(where + ": lr and weightDecay must be >= 0, eps > 0");
       if (!(hp.beta1 >= 0 && hp.beta1 < 1 && hp.beta2 >= 0 && hp.beta2 < 1)) usage(where + ": beta1 and beta2 must be in [0, 1)");
       auto model = model_;
-      auto norm = std::make_shared<double>(0);
-      return start(info.Env(), "optimizerStep()", [=] { *norm = model->optimizer_step(hp, max_norm); },
+      auto result = std::make_shared<OptimizerResult>();
+      return start(info.Env(), "optimizerStep()", [=] { *result = model->optimizer_step(hp, max_norm); },
                    [=](Napi::Env env) -> Napi::Value {
                      Napi::Object out = Napi::Object::New(env);
-                     out.Set("gradNorm", *norm);
+                     out.Set("gradNorm", result->grad_norm);
+                     out.Set("loss", result->loss);
+                     out.Set("trainedTokens", double(result->trained_tokens));
                      out.Set("step", double(model->optimizer_steps()));
                      return out;
                    });

@@ -14,8 +14,8 @@ double cross_entropy_forward(const OpContext& ctx, float* losses, float* lse, co
       const float* l = logits + i * V;  // [V]
       float mx = l[0];
       for (int v = 1; v < V; ++v) mx = std::max(mx, l[v]);
-      double sum = 0;
-      for (int v = 0; v < V; ++v) sum += std::exp(static_cast<double>(l[v] - mx));
+      double sum = 0;  // fp32 exponentials (as torch), summed in double
+      for (int v = 0; v < V; ++v) sum += std::exp(l[v] - mx);
       lse[i] = mx + static_cast<float>(std::log(sum));
       losses[i] = lse[i] - l[targets[i]];
     }

@@ -3,7 +3,8 @@
 // KC rows, one K×N tile per task, then a 6×16 register-blocked kernel streams A's rows over each panel.
 // The decision to know: a task owns a block of C (rows × columns) and runs the K loop in the same fixed
 // KC steps whatever the thread count, so every output element is summed in the same order — results do
-// not depend on threads. The kernel is compiled twice (AVX2+FMA and generic) and picked at load time.
+// not depend on threads. The kernel is compiled twice (AVX2+FMA and portable) and picked once at load
+// time with __builtin_cpu_supports, so the addon runs on any x86-64 (no -march=native).
 // M=rows of A/C  N=columns of B/C  K=inner
 #include <algorithm>
 #include <cstring>
@@ -43,12 +44,11 @@ void pack_b(const GemmB& B, int k0, int kc, int j0, int nc, float* dst, float* r
 
 typedef float v8f __attribute__((vector_size(32), aligned(4)));
 
-// C[i0:i0+mc, panels] (= or +=) alpha · A[i0:.., k0:k0+kc] · packed panels.
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(_WIN32) && !defined(__clang__)
-__attribute__((target_clones("avx2,fma", "default")))
-#endif
-void block_kernel(int mc, int nc, int kc, float alpha, const float* A, int64_t lda, const float* packed, bool add,
-                  float* C, int64_t ldc) {
+// C[i0:i0+mc, panels] (= or +=) alpha · A[i0:.., k0:k0+kc] · packed panels. always_inline so that each
+// wrapper below compiles it for its own instruction set.
+__attribute__((always_inline)) inline void block_kernel_body(int mc, int nc, int kc, float alpha, const float* A,
+                                                              int64_t lda, const float* packed, bool add, float* C,
+                                                              int64_t ldc) {
   const int panels = (nc + NR - 1) / NR;
   for (int i0 = 0; i0 < mc; i0 += MR) {
     const int mr = std::min(MR, mc - i0);
@@ -84,6 +84,33 @@ void block_kernel(int mc, int nc, int kc, float alpha, const float* A, int64_t l
     }
   }
 }
+
+using BlockKernel = void (*)(int, int, int, float, const float*, int64_t, const float*, bool, float*, int64_t);
+
+void block_kernel_generic(int mc, int nc, int kc, float alpha, const float* A, int64_t lda, const float* packed,
+                          bool add, float* C, int64_t ldc) {
+  block_kernel_body(mc, nc, kc, alpha, A, lda, packed, add, C, ldc);
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define TS_HAVE_AVX2_KERNEL 1
+__attribute__((target("avx2,fma"))) void block_kernel_avx2(int mc, int nc, int kc, float alpha, const float* A,
+                                                           int64_t lda, const float* packed, bool add, float* C,
+                                                           int64_t ldc) {
+  block_kernel_body(mc, nc, kc, alpha, A, lda, packed, add, C, ldc);
+}
+#endif
+
+// Chosen once: AVX2+FMA when the CPU has both, else the portable build (baseline x86-64 or other).
+BlockKernel pick_kernel() {
+#ifdef TS_HAVE_AVX2_KERNEL
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return block_kernel_avx2;
+#endif
+  return block_kernel_generic;
+}
+
+const BlockKernel block_kernel = pick_kernel();
 
 }  // namespace
 

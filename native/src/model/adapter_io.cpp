@@ -2,8 +2,8 @@
 // PEFT folder (formats.md §4): adapter_config.json (sorted keys, indent 2, lora_alpha an integer when
 // integral) + adapter_model.safetensors with "base_model.model.<module>.lora_{A,B}.weight", A [R, I],
 // B [O, R], F32, metadata {"format": "pt"}.
-// State file: "TSSTATE1" | u32 version | u64 param count | i64 step | u64 rng counter | i64 pending
-// tokens | params, grads, m, v (f32 × count each). Every length is checked before reading.
+// State file: "TSSTATE1" | u32 version | u32 rank | u64 param count | i64 step | u64 rng counter |
+// i64 pending tokens | f64 pending loss | params, grads, m, v (f32 × count each). Every length is checked before reading.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -156,7 +156,7 @@ void Model::load_adapter(const std::string& dir) {
 
 namespace {
 constexpr char kStateMagic[8] = {'T', 'S', 'S', 'T', 'A', 'T', 'E', '1'};
-constexpr uint32_t kStateVersion = 1;
+constexpr uint32_t kStateVersion = 2;
 struct StateHeader {
   char magic[8];
   uint32_t version;
@@ -165,6 +165,7 @@ struct StateHeader {
   int64_t step;
   uint64_t rng_counter;
   int64_t pending_tokens;
+  double pending_loss;
 };
 }  // namespace
 
@@ -178,6 +179,7 @@ void Model::save_state(const std::string& path) const {
   h.step = m.step_count;
   h.rng_counter = m.rng_counter;
   h.pending_tokens = m.pending_tokens;
+  h.pending_loss = m.pending_loss;
   std::string bytes(sizeof h + 4 * sizeof(float) * size_t(m.n_params), '\0');
   std::memcpy(&bytes[0], &h, sizeof h);
   size_t at = sizeof h;
@@ -209,6 +211,7 @@ void Model::load_state(const std::string& path) {
   m.step_count = h.step;
   m.rng_counter = h.rng_counter;
   m.pending_tokens = h.pending_tokens;
+  m.pending_loss = h.pending_loss;
 }
 
 }  // namespace tunesmith

@@ -69,6 +69,7 @@ struct Model::Impl {
   int64_t step_count = 0;      // optimizer steps taken
   uint64_t rng_counter = 0;    // advances once per step()/generate(): noise and dropout seeds
   int64_t pending_tokens = 0;  // trained tokens accumulated since the last optimizer step
+  double pending_loss = 0;     // Σ their losses
 
   // ---- activations (transformer.cpp)
   Arena act_arena;

@@ -316,6 +316,7 @@ LossResult Model::Impl::run(const Batch& b, bool backward, const StepOptions& so
       layer_backward(lc, l);
     }
     pending_tokens += count;
+    pending_loss += loss_sum;
   }
   LossResult r;
   r.trained_tokens = count;
@@ -343,7 +344,7 @@ std::vector<float> Model::logits(const Batch& batch) {
   return out;
 }
 
-double Model::optimizer_step(const AdamWParams& hp, float max_grad_norm) {
+OptimizerResult Model::optimizer_step(const AdamWParams& hp, float max_grad_norm) {
   Impl& m = *impl_;
   TS_CHECK(m.pending_tokens > 0,
            "optimizerStep was called with no trained tokens since the last update: call step() with a batch whose "
@@ -358,8 +359,13 @@ double Model::optimizer_step(const AdamWParams& hp, float max_grad_norm) {
   ++m.step_count;
   adamw_step(m.ctx, m.params, m.grads, m.m, m.v, m.n_params, hp, m.step_count);
   std::memset(m.grads, 0, sizeof(float) * size_t(m.n_params));
+  OptimizerResult r;
+  r.grad_norm = norm;
+  r.loss = m.pending_loss / double(m.pending_tokens);
+  r.trained_tokens = m.pending_tokens;
   m.pending_tokens = 0;
-  return norm;
+  m.pending_loss = 0;
+  return r;
 }
 
 MemoryInfo Model::memory() const {
