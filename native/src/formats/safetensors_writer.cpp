@@ -12,7 +12,9 @@
 #include "safetensors.h"
 
 #ifdef _WIN32
+#ifndef NOMINMAX
 #define NOMINMAX
+#endif
 #include <process.h>
 #include <windows.h>
 #else
