@@ -87,6 +87,14 @@ TEST(json_enforces_depth_and_size_limits) {
   json::ParseOptions small;
   small.max_bytes = 10;
   CHECK_THROWS_WITH(json::parse(std::string("[1,2,3,4,5,6]"), "x.json", small), "more than the limit of 10");
+  json::ParseOptions few;
+  few.max_values = 5;
+  CHECK(json::parse(std::string("[1,[2],3]"), "x.json", few).is_array());
+  CHECK_THROWS_WITH(json::parse(std::string("[1,[2],3,4]"), "x.json", few), "more than 5 values");
+  json::ParseOptions short_arrays;
+  short_arrays.max_array_items = 3;
+  CHECK(json::parse(std::string("[1,2,3]"), "x.json", short_arrays).is_array());
+  CHECK_THROWS_WITH(json::parse(std::string("[[1,2,3,4]]"), "x.json", short_arrays), "more than 3 items");
   CHECK_EQ(json::quote("a\"b\\c\n\x01"), std::string("\"a\\\"b\\\\c\\n\\u0001\""));
 }
 

@@ -168,6 +168,10 @@ TEST(safetensors_refuses_hostile_files_with_clear_errors) {
                 "must be a string");
   CHECK_REFUSED(image(R"([1,2,3])", data8), "must be a JSON object");
   CHECK_REFUSED(image(std::string(200, '['), data8), "nesting deeper");
+  // A shape of a million zeros would cost ~150 MB of parse tree: refused at the 17th entry.
+  std::string long_shape = R"({"a":{"dtype":"F32","shape":[)";
+  for (int i = 0; i < 1000000; ++i) long_shape += "0,";
+  CHECK_REFUSED(image(long_shape + "0],\"data_offsets\":[0,0]}}", ""), "an array with more than 16 items");
 
   // Through the file API: an empty file, a directory, a missing file.
   const std::string dir = tstest::temp_dir();

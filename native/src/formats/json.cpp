@@ -84,6 +84,9 @@ class Parser {
 
   Value parse_value(size_t depth) {
     if (at_end()) fail("unexpected end of input, expected a value");
+    if (++values_ > options_.max_values) {
+      fail("more than " + std::to_string(options_.max_values) + " values, more than this file can legitimately hold");
+    }
     const char c = peek();
     switch (c) {
       case '{': return parse_object(depth);
@@ -195,6 +198,9 @@ class Parser {
     }
     for (;;) {
       skip_ws();
+      if (v.array.size() == options_.max_array_items) {
+        fail("an array with more than " + std::to_string(options_.max_array_items) + " items");
+      }
       v.array.push_back(parse_value(depth + 1));
       skip_ws();
       if (at_end()) fail("unexpected end of input inside an array");
@@ -401,6 +407,7 @@ class Parser {
   const std::string& source_;
   const ParseOptions& options_;
   size_t pos_ = 0;
+  size_t values_ = 0;
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
 // A small, strict JSON parser (RFC 8259) for config.json, safetensors headers and index files.
-// No dependencies. Limits: nesting depth (default 64) and input size (caller's), so a hostile file
-// cannot exhaust the stack or memory. Errors say where: "<source>: invalid JSON at byte 123 (line 4,
+// No dependencies. Limits: nesting depth (default 64), input size, value count and array length (the
+// caller's), so a hostile file cannot exhaust the stack or memory. Errors say where: "<source>: invalid JSON at byte 123 (line 4,
 // column 7): expected ':' after an object key".
 // The one decision to know: integers keep their exact text value (u64/i64), because safetensors
 // offsets can pass 2^53 where a double would silently round; duplicate object keys are an error.
@@ -48,6 +48,10 @@ struct Value {
 struct ParseOptions {
   size_t max_depth = 64;
   size_t max_bytes = 64u << 20;
+  // Memory bounds: a Value is ~150 bytes, so a hostile 100 MB text of tiny values could otherwise
+  // expand to gigabytes. Readers of known formats set these to what the format can legitimately hold.
+  size_t max_values = SIZE_MAX;       // every value, at every depth
+  size_t max_array_items = SIZE_MAX;  // entries of any one array
 };
 
 // Parses exactly one JSON value with only whitespace around it. Throws EngineError naming `source`.

@@ -180,6 +180,8 @@ SafetensorsContents parse_safetensors(const uint8_t* bytes, uint64_t size, const
   json::ParseOptions options;
   options.max_bytes = kMaxHeaderBytes;
   options.max_depth = 8;
+  options.max_array_items = kMaxRank;  // shapes and offset pairs are the only arrays
+  options.max_values = 4000000;        // ~400,000 tensors: far more than any checkpoint file holds
   const std::string header_source = source + " (header)";
   const json::Value root = json::parse(reinterpret_cast<const char*>(bytes + 8), header_len, header_source, options);
   if (!root.is_object()) TS_FAIL(header_source + ": the header must be a JSON object" + kRedownload);
