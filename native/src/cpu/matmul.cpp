@@ -23,13 +23,25 @@ constexpr int NC = 128;   // columns per task tile (multiple of NR)
 // Packs B[k0:k0+kc, j0:j0+nc] into panels: dst[(p*kc + kk)*NR + jj] = B[k0+kk][j0+p*NR+jj], zero-padded.
 void pack_b(const GemmB& B, int k0, int kc, int j0, int nc, float* dst, float* row_buf) {
   const int panels = (nc + NR - 1) / NR;
-  std::memset(dst, 0, sizeof(float) * panels * kc * NR);
+  const int tail = nc - (panels - 1) * NR;  // columns in the last panel; the rest of it is zero
+  if (tail < NR) {
+    float* last = dst + static_cast<int64_t>(panels - 1) * kc * NR;
+    for (int kk = 0; kk < kc; ++kk) std::memset(last + kk * NR + tail, 0, sizeof(float) * (NR - tail));
+  }
   if (B.layout == GemmB::kRowMajor) {
     for (int kk = 0; kk < kc; ++kk) {
       const int64_t row = static_cast<int64_t>(k0 + kk) * B.ld + j0;
       const float* src = B.f32 ? B.f32 + row : row_buf;
       if (!B.f32) dequantize_nf4_range(B.nf4->codes, B.nf4->absmax, row, nc, row_buf);
-      for (int j = 0; j < nc; ++j) dst[((j / NR) * kc + kk) * NR + (j % NR)] = src[j];
+      for (int p = 0; p < panels; ++p) {
+        float* d = dst + (static_cast<int64_t>(p) * kc + kk) * NR;
+        const float* sp = src + p * NR;
+        if (p + 1 < panels || tail == NR) {
+          for (int q = 0; q < NR; ++q) d[q] = sp[q];  // inlined: a libc memcpy call per 64 bytes costs more
+        } else {
+          for (int q = 0; q < tail; ++q) d[q] = sp[q];
+        }
+      }
     }
   } else {
     for (int j = 0; j < nc; ++j) {

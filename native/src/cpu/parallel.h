@@ -19,4 +19,19 @@ void parallel_rows(const OpContext& ctx, int64_t n, int64_t grain, Fn&& fn) {
   });
 }
 
+// Whether this CPU runs AVX2 + FMA code (kernels compiled twice pick their version once with it).
+inline bool cpu_has_avx2_fma() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
 }  // namespace tunesmith
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define TS_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define TS_HAVE_AVX2 1
+#endif

@@ -81,7 +81,7 @@ struct Model::Impl {
   float *d_gate = nullptr, *d_up = nullptr, *d_h = nullptr;              // [N,F]
   float* lora_scratch = nullptr;
   int* pos = nullptr;  // [N] position of each token in its sequence
-  static constexpr int kLossChunk = 128;
+  static constexpr int kLossChunk = 256;  // rows per lm_head chunk: [256, V] logits at a time
   float *chunk_in = nullptr, *chunk_logits = nullptr, *chunk_losses = nullptr, *chunk_lse = nullptr;
   int* chunk_targets = nullptr;
   int* chunk_rows = nullptr;
