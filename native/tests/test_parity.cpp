@@ -1,7 +1,7 @@
 // Parity with PyTorch: the same tiny model (hidden 64, 2 layers), the same LoRA weights (B nonzero)
 // and batch go through the engine and through test/reference/parity.py (a hand-written HF-semantics
 // model in float64); loss (relative 1e-4), logits and every LoRA A/B gradient (relative 1e-3 of the
-// tensor's largest value) must agree. Configs: llama (MHA), mistral (GQA, sliding window 3 < T),
+// tensor's largest value) must agree. Configs: llama (MHA, llama3 RoPE scaling), mistral (GQA, sliding window 3 < T),
 // qwen2 (q/k/v biases, tied embeddings), each with f32 and NF4 bases (Python dequantizes the same
 // codes). Skips, loudly, without Debian's python3-torch.
 #include <cmath>

@@ -25,6 +25,9 @@ inline std::string config_json(const std::string& arch, int vocab = 40, int hidd
   j += "  \"hidden_act\": \"silu\",\n  \"max_position_embeddings\": 256,\n  \"rms_norm_eps\": 1e-05,\n";
   j += "  \"rope_theta\": 10000.0,\n  \"tie_word_embeddings\": " + std::string(qwen ? "true" : "false") + ",\n";
   if (mistral) j += "  \"sliding_window\": 3,\n";
+  if (arch == "llama")  // llama3 frequency scaling with a short original context, so it changes most frequencies
+    j += "  \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, "
+         "\"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 16},\n";
   if (qwen) j += "  \"use_sliding_window\": false,\n";
   j += "  \"bos_token_id\": 1,\n  \"eos_token_id\": 2\n}\n";
   return j;

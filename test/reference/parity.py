@@ -2,7 +2,7 @@
 """PyTorch reference for the engine's parity test (native/tests/test_parity.cpp).
 
 Builds the same Llama / Mistral / Qwen2 decoder by hand, following Hugging Face's modeling code
-(rotate-half RoPE, repeat_kv, causal + sliding-window mask, RMSNorm in fp32, SwiGLU, q/k/v biases,
+(rotate-half RoPE with llama3 scaling, repeat_kv, causal + sliding-window mask, RMSNorm in fp32, SwiGLU, q/k/v biases,
 tied embeddings) with PEFT LoRA (y = base(x) + B(A(x)) * scale), from the same files the engine read:
 
   <dir>/config.json, <dir>/model.safetensors       the base model
@@ -126,6 +126,17 @@ def main(d):
         return y
 
     inv_freq = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))  # float32 as HF
+    rs = cfg.get("rope_scaling") or {}
+    if rs.get("rope_type", rs.get("type")) == "llama3":  # HF _compute_llama3_parameters
+        factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+        old = rs["original_max_position_embeddings"]
+        low_wl, high_wl = old / low, old / high
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > low_wl, inv_freq / factor, inv_freq)
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < high_wl) * ~(wavelen > low_wl)
+        inv_freq = torch.where(medium, smoothed, scaled)
 
     def forward(ids):
         T = len(ids)

@@ -8,7 +8,23 @@ import path from 'node:path';
 import type { NativeModule, ProbeResult } from '../../../native/index.js';
 import { packageRoot } from '../package-info.js';
 
-export type { GpuInfo, NativeModule, ProbeResult } from '../../../native/index.js';
+export type {
+  Batch,
+  GenerateOptions,
+  GpuInfo,
+  LoadModelOptions,
+  LoraSpec,
+  LoraTarget,
+  LossResult,
+  NativeModule,
+  OptimizerOptions,
+  OptimizerStepResult,
+  ProbeResult,
+  Session,
+  SessionInfo,
+  SessionMemory,
+  StepOptions,
+} from '../../../native/index.js';
 
 const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'tunesmith_native.node');
 

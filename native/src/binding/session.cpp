@@ -369,7 +369,7 @@ Napi::Value Session::generate(const Napi::CallbackInfo& info) {
     auto model = model_;
     auto busy = busy_;
     std::vector<int> prompt(prompt32.begin(), prompt32.end());
-    std::thread([=]() mutable {
+    auto run = [=]() mutable {
       try {
         model->generate(prompt, go, [&](int token) {
           tsfn.BlockingCall([shared, token](Napi::Env, Napi::Function) {
@@ -394,7 +394,14 @@ Napi::Value Session::generate(const Napi::CallbackInfo& info) {
         shared->deferred.Resolve(arr);
       });
       tsfn.Release();
-    }).detach();
+    };
+    try {
+      std::thread(std::move(run)).detach();
+    } catch (...) {  // no thread: undo, so the session is not left busy forever
+      busy_->store(false);
+      tsfn.Release();
+      throw;
+    }
     return promise;
   });
 }
