@@ -2,6 +2,7 @@
 // loss, gradient checkpointing and thread counts changing nothing, exact resume from a state file,
 // adapter round trip, and clear errors for bad batches.
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 
 #include "model.h"
@@ -184,4 +185,33 @@ TEST(model_gradient_accumulation_equals_one_big_batch) {
   CHECK_NEAR(ra.grad_norm, rb.grad_norm, 1e-5 * rb.grad_norm);
   for (int64_t i = 0; i < a.lora_param_count(); ++i)
     CHECK_NEAR(a.lora_params()[i], b.lora_params()[i], 1e-6);
+}
+
+TEST(model_generation_prefill_and_decode_agree) {
+  // The batched prompt pass and the one-token decode path must compute the same model: greedy tokens
+  // after P+[t0] continue exactly those after P, and t0 is the argmax of the training path's logits.
+  const std::string dir = tstest::temp_dir();
+  tinymodel::write(dir, "mistral");  // sliding window 3: the cache path must apply it too
+  Model m(options_for(dir));
+  randomize_b(m);
+  const std::vector<int> prompt = {1, 7, 3, 9, 12, 5, 30, 8};
+  GenerateOptions go;
+  go.max_new_tokens = 6;
+  std::vector<int> streamed;
+  const auto first = m.generate(prompt, go, [&](int t) { streamed.push_back(t); });
+  CHECK_EQ(first.size(), size_t(6));
+  CHECK_EQ(streamed, first);
+  std::vector<int> longer = prompt;
+  longer.push_back(first[0]);
+  go.max_new_tokens = 5;
+  const auto second = m.generate(longer, go, nullptr);
+  CHECK_EQ(second, std::vector<int>(first.begin() + 1, first.end()));
+
+  std::vector<int32_t> toks(prompt.begin(), prompt.end()), lens = {int32_t(prompt.size())};
+  std::vector<uint8_t> trained(prompt.size(), 0);
+  const auto logits = m.logits(Batch{toks.data(), trained.data(), lens.data(), int(toks.size()), 1});
+  const float* last = logits.data() + (prompt.size() - 1) * 40;
+  CHECK_EQ(int(std::max_element(last, last + 40) - last), first[0]);
+  go.stop_tokens = {first[2]};
+  CHECK_EQ(m.generate(prompt, go, nullptr).size(), size_t(3));  // stops after emitting the stop token
 }

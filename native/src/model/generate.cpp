@@ -1,6 +1,6 @@
-// Generation with a KV cache: tokens go through the layers one at a time (the prompt too), each
-// appending its rotated K and V to the cache, then lm_head on the last hidden state; greedy, or
-// temperature + top-p sampling. The cache is one arena for the call: L × 2 × maxSeqLen × KV·D floats.
+// Generation with a KV cache: the prompt goes through the layers in one batched pass that fills the
+// cache, then each new token goes through alone, appending its rotated K and V, and lm_head turns the
+// last hidden state into logits; greedy, or temperature + top-p sampling. The cache is one arena for the call: L × 2 × maxSeqLen × KV·D floats.
 // C=hidden F=ffn V=vocab H=heads KV=kv heads D=head_dim R=rank L=layers T=maxSeqLen
 #include <algorithm>
 #include <cmath>
@@ -74,7 +74,7 @@ std::vector<int> Model::generate(const std::vector<int>& prompt, const GenerateO
     matmul_forward(ctx, logits, ln, m.lm_head, nullptr, 1);
   };
 
-  std::mt19937_64 rng(mix_seed(m.opt.seed, ++m.rng_counter));
+  std::mt19937_64 rng(mix_seed(~m.opt.seed, ++m.sample_counter));
   std::vector<int> order(m.V);
   auto sample = [&]() -> int {
     if (go.temperature <= 0.f) return int(std::max_element(logits, logits + m.V) - logits);
@@ -94,7 +94,9 @@ std::vector<int> Model::generate(const std::vector<int>& prompt, const GenerateO
     return order[n_keep - 1];
   };
 
-  for (size_t i = 0; i < prompt.size(); ++i) forward_token(prompt[i], int(i));
+  // The prompt in one pass, then its last position's logits.
+  m.prefill(prompt.data(), int(prompt.size()), go.use_adapter, k_cache, v_cache, T);
+  matmul_forward(ctx, logits, m.lnf + int64_t(prompt.size() - 1) * C, m.lm_head, nullptr, 1);
   std::vector<int> out;
   int t = int(prompt.size());
   for (int n = 0; n < go.max_new_tokens; ++n) {

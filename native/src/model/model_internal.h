@@ -67,7 +67,8 @@ struct Model::Impl {
   std::vector<LoraSlot> slots;
   std::vector<int> slot_of;  // [L*7] index into slots, -1 = not adapted
   int64_t step_count = 0;      // optimizer steps taken
-  uint64_t rng_counter = 0;    // advances once per step()/generate(): noise and dropout seeds
+  uint64_t rng_counter = 0;    // advances once per step(): noise and dropout seeds (saved in the state)
+  uint64_t sample_counter = 0;  // advances once per generate(): sampling draws, apart from training
   int64_t pending_tokens = 0;  // trained tokens accumulated since the last optimizer step
   double pending_loss = 0;     // Σ their losses
 
@@ -101,6 +102,9 @@ struct Model::Impl {
   void validate(const Batch& b) const;
   // Runs the model over the batch; with backward, adds gradients of Σ losses into grads.
   LossResult run(const Batch& b, bool backward, const StepOptions& so, std::vector<float>* logits_out);
+  // Runs a prompt through every layer, filling k_cache/v_cache [L, cache_rows, KV*D] rows 0..n-1;
+  // the last position's final-normed hidden state is lnf row n-1.
+  void prefill(const int* tokens, int n, bool use_adapter, float* k_cache, float* v_cache, int cache_rows);
   int64_t bytes_held() const;
 };
 

@@ -324,6 +324,25 @@ LossResult Model::Impl::run(const Batch& b, bool backward, const StepOptions& so
   return r;
 }
 
+// Generation's prompt pass: the whole prompt through the layers at once (one read of each weight, not one
+// per token), copying each layer's rotated K and V into the cache; leaves the last position's normed
+// hidden state in lnf row n-1.
+void Model::Impl::prefill(const int* tokens, int n, bool use_adapter, float* k_cache, float* v_cache, int cache_rows) {
+  ensure_activations(n);
+  for (int t = 0; t < n; ++t) pos[t] = t;
+  const int start = 0;
+  const SeqSpans seqs{&start, &n, 1};
+  const LayerContext lc{*this, n, seqs, 0, 0.f, use_adapter};
+  embedding_forward(ctx, acts[0].x_in, tokens, embed, n, C, Neftune{});
+  const size_t kd = size_t(KV) * D;
+  for (int l = 0; l < L; ++l) {
+    layer_forward(lc, l, l + 1 < L ? acts[l + 1].x_in : x_final);
+    std::memcpy(k_cache + size_t(l) * cache_rows * kd, acts[l].k, sizeof(float) * kd * n);
+    std::memcpy(v_cache + size_t(l) * cache_rows * kd, acts[l].v, sizeof(float) * kd * n);
+  }
+  rmsnorm_forward(ctx, lnf, rstdf, x_final, final_norm, n, C, cfg.rms_eps);
+}
+
 // ---- Model --------------------------------------------------------------------------------------------
 
 Model::Model(const ModelOptions& options) : impl_(std::make_unique<Impl>(options)) {}
