@@ -234,6 +234,7 @@ async function main(): Promise<void> {
           process.execPath,
           [
             ...process.execArgv,
+            `--max-old-space-size=${HEAP_CAP_MIB}`,
             import.meta.filename,
             '--child',
             family,
