@@ -4,6 +4,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "model.h"
 #include "op_check.h"
@@ -214,4 +215,20 @@ TEST(model_generation_prefill_and_decode_agree) {
   CHECK_EQ(int(std::max_element(last, last + 40) - last), first[0]);
   go.stop_tokens = {first[2]};
   CHECK_EQ(m.generate(prompt, go, nullptr).size(), size_t(3));  // stops after emitting the stop token
+}
+
+TEST(model_state_file_checks_shape_and_damage) {
+  const std::string dir = tstest::temp_dir();
+  tinymodel::write(dir, "llama");
+  Model m(options_for(dir));
+  m.save_state(dir + "/state.bin");
+  auto o = options_for(dir);
+  o.lora.targets[kGate] = false;
+  Model other(o);
+  CHECK_THROWS_WITH(other.load_state(dir + "/state.bin"), "another adapter shape");
+  std::filesystem::resize_file(dir + "/state.bin", 100);
+  CHECK_THROWS_WITH(m.load_state(dir + "/state.bin"), "truncated");
+  std::filesystem::resize_file(dir + "/state.bin", 10);
+  CHECK_THROWS_WITH(m.load_state(dir + "/state.bin"), "too short");
+  CHECK_THROWS_WITH(m.load_state(dir + "/none.bin"), "none.bin");
 }

@@ -3,7 +3,8 @@
 // integral) + adapter_model.safetensors with "base_model.model.<module>.lora_{A,B}.weight", A [R, I],
 // B [O, R], F32, metadata {"format": "pt"}.
 // State file: "TSSTATE1" | u32 version | u32 rank | u64 param count | i64 step | u64 rng counter |
-// i64 pending tokens | f64 pending loss | params, grads, m, v (f32 × count each). Every length is checked before reading.
+// i64 pending tokens | f64 pending loss | f32 alpha | u32 target bits | u32 rslora | u32 0 | params,
+// grads, m, v (f32 × count each). Every length is checked before reading.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -166,7 +167,20 @@ struct StateHeader {
   uint64_t rng_counter;
   int64_t pending_tokens;
   double pending_loss;
+  float alpha;
+  uint32_t targets;  // bit p = projection p adapted
+  uint32_t rslora;
+  uint32_t reserved;
 };
+
+static_assert(sizeof(StateHeader) == 72, "the state header is written as raw bytes: no padding");
+
+uint32_t target_bits(const LoraSpec& lora) {
+  uint32_t bits = 0;
+  for (int p = 0; p < kProjCount; ++p)
+    if (lora.targets[p]) bits |= 1u << p;
+  return bits;
+}
 }  // namespace
 
 void Model::save_state(const std::string& path) const {
@@ -180,6 +194,9 @@ void Model::save_state(const std::string& path) const {
   h.rng_counter = m.rng_counter;
   h.pending_tokens = m.pending_tokens;
   h.pending_loss = m.pending_loss;
+  h.alpha = m.opt.lora.alpha;
+  h.targets = target_bits(m.opt.lora);
+  h.rslora = m.opt.lora.rslora ? 1 : 0;
   std::string bytes(sizeof h + 4 * sizeof(float) * size_t(m.n_params), '\0');
   std::memcpy(&bytes[0], &h, sizeof h);
   size_t at = sizeof h;
@@ -198,7 +215,8 @@ void Model::load_state(const std::string& path) {
   std::memcpy(&h, bytes.data(), sizeof h);
   if (std::memcmp(h.magic, kStateMagic, 8) != 0 || h.version != kStateVersion)
     TS_FAIL(path + " is not a Tunesmith optimizer state file (or was written by another version)");
-  if (h.count != uint64_t(m.n_params) || h.rank != uint32_t(m.opt.lora.rank))
+  if (h.count != uint64_t(m.n_params) || h.rank != uint32_t(m.opt.lora.rank) ||
+      h.targets != target_bits(m.opt.lora))
     TS_FAIL(path + " holds the state of another adapter shape (" + std::to_string(h.count) +
             " parameters, rank " + std::to_string(h.rank) + "); load the model with the same LoRA settings");
   if (bytes.size() != sizeof h + 4 * sizeof(float) * h.count)
@@ -212,6 +230,8 @@ void Model::load_state(const std::string& path) {
   m.rng_counter = h.rng_counter;
   m.pending_tokens = h.pending_tokens;
   m.pending_loss = h.pending_loss;
+  m.opt.lora.alpha = h.alpha;  // the scale the moments were built with
+  m.opt.lora.rslora = h.rslora != 0;
 }
 
 }  // namespace tunesmith
