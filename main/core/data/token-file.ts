@@ -32,6 +32,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { AuditReport, ExampleInput, LabelAuditor } from './audit.js';
+import { checkExample } from './validate.js';
 
 export const TOKEN_FILE_MAGIC = 'TSTOKENS';
 export const TOKEN_FILE_VERSION = 1;
@@ -251,7 +252,8 @@ export interface PreparedTokens {
 
 /**
  * The token file for `key`: the cached one when it is valid, else built by running every example
- * through `auditor` (with its audit report stored next to it). Damaged files are rebuilt.
+ * through the validation rules and `auditor`, as `data check` does (the audit report is stored next
+ * to the file). Damaged files are rebuilt.
  */
 export async function prepareTokenFile(options: {
   cacheDir: string;
@@ -273,7 +275,12 @@ export async function prepareTokenFile(options: {
   const writer = new TokenFileWriter(file, options.key);
   try {
     for await (const example of options.examples()) {
-      const audited = auditor.add(example);
+      const validation = checkExample({
+        ordinal: example.ordinal,
+        messages: example.messages,
+        ...(example.location && { location: example.location }),
+      });
+      const audited = auditor.add(example, validation);
       if (audited) writer.add(example.ordinal, audited.tokens.ids, audited.tokens.trained);
     }
   } catch (err) {
