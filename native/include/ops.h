@@ -133,6 +133,10 @@ void embedding_forward(const OpContext& ctx, float* out, const int* tokens, cons
 // losses[n] = logsumexp(logits[n]) - logits[n][target[n]]; lse[n] saved. Returns Σ losses (double).
 double cross_entropy_forward(const OpContext& ctx, float* losses, float* lse, const float* logits, const int* targets,
                              int n, int V);
+// Training's fused pass: forward and backward with one exponential per logit. losses[n] as forward;
+// logits[n,V] becomes grad_scale·(softmax − onehot) in place. Returns Σ losses.
+double cross_entropy_forward_backward(const OpContext& ctx, float* losses, float* logits, const int* targets, int n,
+                                      int V, float grad_scale);
 // In place: logits[n,V] becomes dlogits = grad_scale * (softmax - onehot).
 void cross_entropy_backward(const OpContext& ctx, float* logits, const float* lse, const int* targets, int n, int V,
                             float grad_scale);

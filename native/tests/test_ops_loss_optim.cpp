@@ -28,6 +28,20 @@ TEST(ops_cross_entropy_forward_and_gradient) {
   require_grad(logits, d, loss, "cross-entropy dlogits", 2e-2, 1e-2f);
 }
 
+TEST(ops_cross_entropy_fused_equals_forward_then_backward) {
+  const int n = 3, V = 17;
+  auto logits = randn(size_t(n) * V, 83, 3.f);
+  const int targets[n] = {4, 0, 16};
+  std::vector<float> l1(n), l2(n), lse(n);
+  auto separate = logits, fused = logits;
+  const double a = cross_entropy_forward(ctx(), l1.data(), lse.data(), separate.data(), targets, n, V);
+  cross_entropy_backward(ctx(), separate.data(), lse.data(), targets, n, V, 0.25f);
+  const double b = cross_entropy_forward_backward(ctx(), l2.data(), fused.data(), targets, n, V, 0.25f);
+  require(std::fabs(a - b) < 1e-5 * std::fabs(a), "fused loss");
+  require_close(l2, l1, 1e-5, "fused losses");
+  require_close(fused, separate, 1e-5, "fused gradient", 1e-2);
+}
+
 TEST(ops_adamw_matches_torch_formula) {
   const int n = 5;
   auto p = randn(n, 91), g = randn(n, 92);

@@ -37,4 +37,25 @@ void cross_entropy_backward(const OpContext& ctx, float* logits, const float* ls
   });
 }
 
+double cross_entropy_forward_backward(const OpContext& ctx, float* losses, float* logits, const int* targets, int n,
+                                      int V, float grad_scale) {
+  parallel_rows(ctx, n, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      float* l = logits + i * V;  // [V]
+      float mx = l[0];
+      for (int v = 1; v < V; ++v) mx = std::max(mx, l[v]);
+      const float target_logit = l[targets[i]];
+      double sum = 0;
+      for (int v = 0; v < V; ++v) sum += (l[v] = std::exp(l[v] - mx));  // numerators kept in place
+      losses[i] = mx + static_cast<float>(std::log(sum)) - target_logit;
+      const float scale = static_cast<float>(grad_scale / sum);
+      for (int v = 0; v < V; ++v) l[v] *= scale;
+      l[targets[i]] -= grad_scale;
+    }
+  });
+  double total = 0;
+  for (int i = 0; i < n; ++i) total += losses[i];
+  return total;
+}
+
 }  // namespace tunesmith

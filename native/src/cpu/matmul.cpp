@@ -136,8 +136,9 @@ void gemm(const OpContext& ctx, int M, int N, int K, float alpha, const float* A
   }
   const int col_tiles = (N + NC - 1) / NC;
   const int threads = ctx.pool ? ctx.pool->size() : 1;
-  // Enough tasks to keep every thread busy; rows are split in multiples of the kernel height.
-  int row_tiles = std::max(1, (4 * threads + col_tiles - 1) / col_tiles);
+  // Enough tasks to keep every thread busy; rows are split in multiples of the kernel height. Each row
+  // tile packs B again, so one thread never splits rows.
+  int row_tiles = threads == 1 ? 1 : std::max(1, (3 * threads + col_tiles - 1) / col_tiles);
   int row_step = (M + row_tiles - 1) / row_tiles;
   row_step = std::max(MR * 4, (row_step + MR - 1) / MR * MR);
   row_tiles = (M + row_step - 1) / row_step;

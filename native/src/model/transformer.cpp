@@ -295,11 +295,14 @@ LossResult Model::Impl::run(const Batch& b, bool backward, const StepOptions& so
       for (int i = 0; i < n; ++i)
         std::memcpy(logits_out->data() + int64_t(chunk_rows[i]) * V, chunk_logits + int64_t(i) * V, sizeof(float) * V);
     }
-    cross_entropy_forward(ctx, chunk_losses, chunk_lse, chunk_logits, chunk_targets, n, V);
+    if (backward) {  // (backward never asks for logits, so every row here is a target)
+      cross_entropy_forward_backward(ctx, chunk_losses, chunk_logits, chunk_targets, n, V, 1.f);  // d(Σ loss)
+    } else {
+      cross_entropy_forward(ctx, chunk_losses, chunk_lse, chunk_logits, chunk_targets, n, V);
+    }
     for (int i = 0; i < n; ++i)
       if (is_target[c0 + i]) loss_sum += chunk_losses[i], ++count;
-    if (!backward) continue;  // (backward never asks for logits, so every row here is a target)
-    cross_entropy_backward(ctx, chunk_logits, chunk_lse, chunk_targets, n, V, 1.f);  // d(Σ loss)
+    if (!backward) continue;
     matmul_backward(ctx, chunk_in, false, chunk_logits, lm_head, n);               // chunk_in := dlnf rows
     for (int i = 0; i < n; ++i) {
       float* dst = d_ln + int64_t(chunk_rows[i]) * C;
