@@ -3,6 +3,7 @@ import { appVersion } from '../core/package-info.js';
 import { UsageError } from './args.js';
 import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
+import { generateCommand } from './commands/generate.js';
 import { modelsCommand } from './commands/models.js';
 import { serveCommand } from './commands/serve.js';
 
@@ -10,7 +11,7 @@ import type { CliCommand, CliIo } from './types.js';
 
 export type { CliCommand, CliIo };
 
-const COMMANDS: CliCommand[] = [dataCommand, doctorCommand, modelsCommand, serveCommand];
+const COMMANDS: CliCommand[] = [dataCommand, doctorCommand, generateCommand, modelsCommand, serveCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
