@@ -17,7 +17,7 @@ namespace {
 
 // Eight running sums, combined in a fixed order: the compiler vectorizes this (a single running sum
 // it may not reorder), and the result is the same on every run.
-__attribute__((always_inline)) inline float dot(const float* a, const float* b, int D) {
+TS_ALWAYS_INLINE float dot(const float* a, const float* b, int D) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int d = 0;
   for (; d + 8 <= D; d += 8)
@@ -28,13 +28,13 @@ __attribute__((always_inline)) inline float dot(const float* a, const float* b, 
 }
 
 // dst[cols, rows] = srcᵀ for src[rows, cols]
-__attribute__((always_inline)) inline void transpose_into(float* dst, const float* src, int rows, int cols) {
+TS_ALWAYS_INLINE void transpose_into(float* dst, const float* src, int rows, int cols) {
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) dst[size_t(c) * rows + r] = src[size_t(r) * cols + c];
 }
 
 // First key a query at sequence position t may see.
-__attribute__((always_inline)) inline int first_key(int t, int window) { return window > 0 ? std::max(0, t - window + 1) : 0; }
+TS_ALWAYS_INLINE int first_key(int t, int window) { return window > 0 ? std::max(0, t - window + 1) : 0; }
 
 }  // namespace
 
@@ -44,7 +44,7 @@ constexpr int QB = 64;  // query rows per block
 
 // Query rows of one (sequence, head), QB at a time: S = scale·Q·Kᵀ for the block's visible keys (GEMM),
 // masked softmax per row (its log-sum-exp saved), then O = P·V (GEMM).
-__attribute__((always_inline)) inline void forward_head(float* out, float* lse, const float* q, const float* k,
+TS_ALWAYS_INLINE void forward_head(float* out, float* lse, const float* q, const float* k,
                                                          const float* v, int start, int T, int h, int H, int KV,
                                                          int D, int window) {
   const int g = h / (H / KV);
@@ -87,7 +87,7 @@ __attribute__((always_inline)) inline void forward_head(float* out, float* lse, 
 // rows (FlashAttention-2's backward): S = Q·Kᵀ and dP = dO·Vᵀ for the block's keys come from the GEMM,
 // P is recomputed from the saved log-sum-exp, and dQ = dS·K, dK += dSᵀ·Q, dV += Pᵀ·dO are GEMMs too.
 // Scratch is QB × T floats per buffer (a block of rows, not T×T), and blocks run in a fixed order.
-__attribute__((always_inline)) inline void backward_group(float* dq, float* dk, float* dv, const float* dout,
+TS_ALWAYS_INLINE void backward_group(float* dq, float* dk, float* dv, const float* dout,
                                                            const float* out, const float* lse, const float* q,
                                                            const float* k, const float* v, int start, int T, int g,
                                                            int H, int KV, int D, int window) {

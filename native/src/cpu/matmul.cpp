@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ops.h"
+#include "parallel.h"
 
 namespace tunesmith {
 namespace {
@@ -54,11 +55,28 @@ void pack_b(const GemmB& B, int k0, int kc, int j0, int nc, float* dst, float* r
   }
 }
 
-typedef float v8f __attribute__((vector_size(32), aligned(4)));
+#if defined(__GNUC__) || defined(__clang__)
+typedef float v8f __attribute__((vector_size(32), aligned(4)));  // 8 lanes: one AVX register
+#else
+// Without GCC vector extensions (MSVC): the same arithmetic on plain arrays, for the auto-vectorizer.
+struct v8f {
+  float x[8];
+};
+inline v8f operator*(float s, const v8f& b) {
+  v8f r;
+  for (int i = 0; i < 8; ++i) r.x[i] = s * b.x[i];
+  return r;
+}
+inline v8f operator*(const v8f& b, float s) { return s * b; }
+inline v8f& operator+=(v8f& a, const v8f& b) {
+  for (int i = 0; i < 8; ++i) a.x[i] += b.x[i];
+  return a;
+}
+#endif
 
 // C[i0:i0+mc, panels] (= or +=) alpha · A[i0:.., k0:k0+kc] · packed panels. always_inline so that each
 // wrapper below compiles it for its own instruction set.
-__attribute__((always_inline)) inline void block_kernel_body(int mc, int nc, int kc, float alpha, const float* A,
+TS_ALWAYS_INLINE void block_kernel_body(int mc, int nc, int kc, float alpha, const float* A,
                                                               int64_t lda, const float* packed, bool add, float* C,
                                                               int64_t ldc) {
   const int panels = (nc + NR - 1) / NR;
@@ -69,7 +87,7 @@ __attribute__((always_inline)) inline void block_kernel_body(int mc, int nc, int
     for (int p = 0; p < panels; ++p) {
       const float* b = packed + static_cast<int64_t>(p) * kc * NR;
       v8f c[MR][2];
-      for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = (v8f){0, 0, 0, 0, 0, 0, 0, 0};
+      for (int i = 0; i < MR; ++i) std::memset(&c[i][0], 0, sizeof(c[i]));
       for (int k = 0; k < kc; ++k) {
         v8f b0, b1;
         std::memcpy(&b0, b + k * NR, 32);
@@ -104,9 +122,9 @@ void block_kernel_generic(int mc, int nc, int kc, float alpha, const float* A, i
   block_kernel_body(mc, nc, kc, alpha, A, lda, packed, add, C, ldc);
 }
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#ifdef TS_HAVE_AVX2
 #define TS_HAVE_AVX2_KERNEL 1
-__attribute__((target("avx2,fma"))) void block_kernel_avx2(int mc, int nc, int kc, float alpha, const float* A,
+TS_TARGET_AVX2 void block_kernel_avx2(int mc, int nc, int kc, float alpha, const float* A,
                                                            int64_t lda, const float* packed, bool add, float* C,
                                                            int64_t ldc) {
   block_kernel_body(mc, nc, kc, alpha, A, lda, packed, add, C, ldc);
@@ -116,8 +134,7 @@ __attribute__((target("avx2,fma"))) void block_kernel_avx2(int mc, int nc, int k
 // Chosen once: AVX2+FMA when the CPU has both, else the portable build (baseline x86-64 or other).
 BlockKernel pick_kernel() {
 #ifdef TS_HAVE_AVX2_KERNEL
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return block_kernel_avx2;
+  if (cpu_has_avx2_fma()) return block_kernel_avx2;
 #endif
   return block_kernel_generic;
 }

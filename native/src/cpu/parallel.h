@@ -31,6 +31,13 @@ inline bool cpu_has_avx2_fma() {
 
 }  // namespace tunesmith
 
+// Force-inlined helpers, so a body written once compiles into each instruction-set wrapper.
+#if defined(_MSC_VER)
+#define TS_ALWAYS_INLINE __forceinline
+#else
+#define TS_ALWAYS_INLINE __attribute__((always_inline)) inline
+#endif
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define TS_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define TS_HAVE_AVX2 1

@@ -8,6 +8,8 @@
 
 namespace tunesmith {
 
+constexpr double kPi = 3.14159265358979323846;  // (M_PI is not standard C++)
+
 void rope_table(float* cos_table, float* sin_table, int T, int D, float theta, const RopeScaling& s) {
   const int half = D / 2;
   for (int i = 0; i < half; ++i) {
@@ -17,7 +19,7 @@ void rope_table(float* cos_table, float* sin_table, int T, int D, float theta, c
       const float orig = static_cast<float>(s.original_max_position);
       const float low_wl = orig / s.low_freq_factor;
       const float high_wl = orig / s.high_freq_factor;
-      const float wl = 2.0f * static_cast<float>(M_PI) / inv;
+      const float wl = 2.0f * static_cast<float>(kPi) / inv;
       if (wl > low_wl) {
         inv = inv / s.factor;
       } else if (wl >= high_wl) {
