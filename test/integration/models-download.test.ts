@@ -77,6 +77,7 @@ beforeEach(() => {
   hub.requests.length = 0;
   hub.faults.drop.clear();
   hub.faults.corrupt.clear();
+  hub.faults.slow.clear();
 });
 
 function open(hubOptions: LibraryOptions['hub'] = {}, home = tempDir('tunesmith-home-')): CoreServices {
@@ -363,6 +364,25 @@ describe('models download from a Hub', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     const listed = await s.models.list();
     expect(listed.map((m) => [m.id, m.usable])).toEqual([[added.model.id, true]]);
+  });
+
+  it('gives up waiting on a Hub that never answers, and on a transfer that stalls', async () => {
+    const silent = createServer(() => {}); // accepts connections, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const s = open({ connectTimeoutMs: 300, stallTimeoutMs: 300 });
+      const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      await expect(s.models.download('acme/tiny', { endpoint })).rejects.toThrow(
+        /Cannot reach the Hugging Face Hub at .*no answer in 0\.3 s/,
+      );
+      hub.faults.slow.set('model.safetensors', { chunkBytes: 64 * 1024, delayMs: 2000 });
+      await expect(s.models.download('acme/tiny', { endpoint: hub.url })).rejects.toThrow(
+        /stopped at .*no data for 0\.3 s\. .*run the same command again to resume/,
+      );
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('cancels cleanly and resumes', async () => {

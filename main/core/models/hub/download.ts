@@ -350,7 +350,7 @@ async function readWithStallTimeout<R>(reader: { read(): Promise<R> }, ms: numbe
   let timer: NodeJS.Timeout | undefined;
   const stalled = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(Object.assign(new Error(`no data for ${Math.round(ms / 1000)} s`), { code: 'ETIMEDOUT' })),
+      () => reject(Object.assign(new Error(`no data for ${ms / 1000} s`), { code: 'ETIMEDOUT' })),
       ms,
     );
   });
