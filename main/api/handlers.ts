@@ -1,5 +1,6 @@
 // Command handlers: a few lines each, input already validated by dispatch(); the work is in core.
 import { buildDoctorReport } from '../core/doctor.js';
+import { resolveHubToken } from '../core/models/hub/token.js';
 import type { CoreServices } from '../core/services.js';
 import type { Handlers } from './dispatch.js';
 import type { EventBus } from './events.js';
@@ -17,9 +18,11 @@ export function createHandlers({ services, bus }: HandlerDeps): Handlers {
     'models.catalogue': () => models.catalogue(),
     'models.add': ({ path }) => models.add(path),
     'models.remove': ({ id, deleteFiles }) => models.remove(id, { deleteFiles }),
-    'models.download': ({ repoId, ...request }) =>
+    // Without a token from the app, the server's own (HF_TOKEN, `hf auth login`) is used.
+    'models.download': ({ repoId, token = resolveHubToken().token, ...request }) =>
       models.download(repoId, {
         ...request,
+        ...(token !== undefined && { token }),
         onProgress: (snapshot) => bus.emit('models.downloadProgress', snapshot),
       }),
     'models.cancelDownload': ({ repoId }) => ({ cancelled: models.cancelDownload(repoId) }),
