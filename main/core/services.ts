@@ -3,6 +3,7 @@
 import { DatasetService } from './data/datasets.js';
 import { type HomePaths, openHome } from './home.js';
 import { type LibraryOptions, ModelLibrary } from './models/library.js';
+import { RunService, type RunServiceOptions } from './runs/service.js';
 import { openStore, type Store } from './store/index.js';
 
 export interface CoreServices {
@@ -11,6 +12,7 @@ export interface CoreServices {
   store: Store;
   datasets: DatasetService;
   models: ModelLibrary;
+  runs: RunService;
   close(): void;
 }
 
@@ -18,15 +20,22 @@ export interface CoreServices {
 export function openCoreServices(
   homeDir: string,
   library: Omit<LibraryOptions, 'modelsDir'> = {},
+  runOptions: Pick<RunServiceOptions, 'trainerEnv'> = {},
 ): CoreServices {
   const paths = openHome(homeDir);
   const store = openStore(paths.database);
+  const datasets = new DatasetService(store, { tempDir: paths.cache });
+  const runs = new RunService({ store, paths, datasets, ...runOptions });
   return {
     homeDir,
     paths,
     store,
-    datasets: new DatasetService(store, { tempDir: paths.cache }),
+    datasets,
     models: new ModelLibrary(store, { ...library, modelsDir: paths.models }),
-    close: () => store.close(),
+    runs,
+    close: () => {
+      runs.close();
+      store.close();
+    },
   };
 }

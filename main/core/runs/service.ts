@@ -1,0 +1,623 @@
+// Runs as a service: define a run (model + hash, dataset version + split, template, preset and
+// overrides, fit check, warnings), start its trainer process, turn the trainer's reports into SQLite
+// rows (metrics batched) and throttled events, and control it: pause, resume, cancel. A trainer that
+// dies without saying goodbye leaves its run paused with error code "interrupted" and its last good
+// checkpoint, which `resume` continues from. (The runs table has no 'interrupted' status; a paused run
+// carrying that error is what interrupted means here.)
+import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SamplePrompt, TrainerJob, TrainerMessage } from '../../trainer/protocol.js';
+import { endTokenId } from '../data/audit.js';
+import { openAuditor } from '../data/check.js';
+import type { DatasetService } from '../data/datasets.js';
+import { createTemplate, type TemplateName } from '../data/template/index.js';
+import { prepareTokenFile, requireTokenFile, type TokenFile } from '../data/token-file.js';
+import { loadModelTokenizer } from '../data/tokenize.js';
+import { defaultTemplate, promptIds } from '../engine/generate.js';
+import { loadNative } from '../engine/native.js';
+import type { HomePaths } from '../home.js';
+import { readModelConfig } from '../models/config.js';
+import type { Store } from '../store/index.js';
+import type { CheckpointRow } from '../store/repos/checkpoints.js';
+import type { SeriesPoint } from '../store/repos/metrics.js';
+import type { MetricsWriter } from '../store/repos/metrics-writer.js';
+import type { RunRow } from '../store/repos/runs.js';
+import type { SampleRow } from '../store/repos/samples.js';
+import {
+  applyOverrides,
+  type Hyperparameters,
+  PRESETS,
+  type PresetName,
+  planTraining,
+  RunConfigError,
+  type RunWarning,
+  sanityWarnings,
+  type TrainingPlan,
+} from './config.js';
+import { checkFit, type FitCheck, fitError, modelContentHash } from './fit.js';
+
+export interface CreateRunRequest {
+  modelDir: string;
+  /** A CSV/JSONL/Parquet file, imported as a new dataset version (or an existing version id). */
+  dataFile?: string;
+  evalFile?: string;
+  datasetVersionId?: number;
+  template?: TemplateName;
+  preset?: PresetName;
+  /** `key=value` settings over the preset. */
+  overrides?: readonly string[];
+  backend?: 'auto' | 'cpu' | 'cuda';
+  name?: string;
+  /** Memory the fit check compares with; default: free system memory (CPU) or GPU free memory. */
+  availableBytes?: number;
+}
+
+/** What a run stores as its config (runs.config). */
+export interface RunDefinition {
+  modelDir: string;
+  modelHash: string;
+  datasetVersionId: number;
+  split: { train: number; eval: number; source: 'eval-file' | 'split' | 'none' };
+  template: TemplateName;
+  preset: PresetName;
+  overrides: string[];
+  hyper: Hyperparameters;
+  plan: TrainingPlan;
+  backend: 'cpu' | 'cuda';
+  warnings: RunWarning[];
+  fit: { device: string; totalBytes: number; availableBytes: number; estimate: FitCheck['estimate'] };
+  trainTokenFile: string;
+  evalTokenFile: string | null;
+  samplePrompts: SamplePrompt[];
+  stopTokens: number[];
+}
+
+export interface CreatedRun {
+  run: RunRow;
+  definition: RunDefinition;
+}
+
+/** Pushed to listeners: every trainer message (step messages at most 10 per second per run). */
+export type RunEvent = { runId: number } & (TrainerMessage | { type: 'status'; run: RunRow });
+
+export interface RunDetails {
+  run: RunRow;
+  definition: RunDefinition;
+  /** Interrupted: the trainer died; `resume` continues from the last checkpoint. */
+  interrupted: boolean;
+  latest: { step: number; loss: number | null; evalLoss: number | null; stopRate: number | null };
+  checkpoints: CheckpointRow[];
+  samples: SampleRow[];
+}
+
+export class RunError extends Error {
+  override readonly name = 'RunError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RunServiceOptions {
+  store: Store;
+  paths: HomePaths;
+  datasets: DatasetService;
+  /** Extra environment for trainer processes (tests inject faults with TUNESMITH_TRAINER_FAULT). */
+  trainerEnv?: NodeJS.ProcessEnv;
+}
+
+interface ActiveRun {
+  child: ChildProcess;
+  writer: MetricsWriter;
+  done: Promise<RunRow>;
+  lastStepEvent: number;
+  finalMessage: boolean;
+}
+
+const METRIC_NAMES = ['loss', 'lr', 'grad_norm', 'tokens_per_second', 'eval_loss', 'stop_rate'] as const;
+
+/** The compiled trainer next to this file, or the TypeScript source run through tsx (tests). */
+function trainerEntry(): { file: string; execArgv: string[] } {
+  const js = fileURLToPath(new URL('../../trainer/index.js', import.meta.url));
+  if (existsSync(js)) return { file: js, execArgv: [] };
+  return {
+    file: fileURLToPath(new URL('../../trainer/index.ts', import.meta.url)),
+    execArgv: ['--import', 'tsx'],
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class RunService {
+  readonly #store: Store;
+  readonly #paths: HomePaths;
+  readonly #datasets: DatasetService;
+  readonly #trainerEnv: NodeJS.ProcessEnv;
+  readonly #active = new Map<number, ActiveRun>();
+  readonly #listeners = new Set<(event: RunEvent) => void>();
+  /** Runs found 'running' at start whose trainer is gone; now paused as interrupted. */
+  readonly interruptedAtStart: RunRow[];
+
+  constructor(options: RunServiceOptions) {
+    this.#store = options.store;
+    this.#paths = options.paths;
+    this.#datasets = options.datasets;
+    this.#trainerEnv = options.trainerEnv ?? {};
+    this.interruptedAtStart = this.#recoverInterrupted();
+  }
+
+  subscribe(listener: (event: RunEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  runDir(runId: number): string {
+    return path.join(this.#paths.runs, String(runId));
+  }
+
+  async create(request: CreateRunRequest): Promise<CreatedRun> {
+    const modelDir = path.resolve(request.modelDir);
+    const modelHash = modelContentHash(modelDir);
+    const config = await readModelConfig(modelDir);
+    const backend = this.#backend(request.backend ?? 'auto');
+
+    let versionId: number;
+    let splitSource: RunDefinition['split']['source'];
+    if (request.dataFile) {
+      const imported = await this.#datasets.importFile(
+        request.dataFile,
+        request.evalFile ? { evalFile: request.evalFile } : { splitRatio: 0.1, seed: 42 },
+      );
+      versionId = imported.version.id;
+      splitSource = request.evalFile ? 'eval-file' : 'split';
+    } else if (request.datasetVersionId !== undefined) {
+      versionId = request.datasetVersionId;
+      splitSource = 'split';
+    } else {
+      throw new RunError(
+        'no-data',
+        'A run needs data.',
+        'Pass --data FILE (and --eval FILE) or --dataset ID.',
+      );
+    }
+    this.#datasets.assertTrainable(versionId);
+    const rows = this.#versionRows(versionId);
+    const trainRows = rows.filter((r) => r.split !== 'eval');
+    const evalRows = rows.filter((r) => r.split === 'eval');
+    if (evalRows.length === 0) splitSource = 'none';
+
+    const preset = request.preset ?? 'quick';
+    const overrides = [...(request.overrides ?? [])];
+    const hyper = applyOverrides(PRESETS[preset].build(trainRows.length), overrides);
+
+    const tokenizer = loadModelTokenizer(modelDir);
+    const template = request.template ?? defaultTemplate(tokenizer);
+    const chat = createTemplate(template, tokenizer.context, tokenizer.specialTokens);
+    const tokenFile = async (split: 'train' | 'eval', selected: typeof rows) => {
+      const prepared = await prepareTokenFile({
+        cacheDir: this.#paths.cache,
+        key: {
+          dataset: `version:${versionId}:${split}`,
+          tokenizerHash: tokenizer.hash,
+          template,
+          maxLen: hyper.maxLen,
+          tooLong: 'exclude',
+        },
+        auditor: () => openAuditor(tokenizer, { template, maxLen: hyper.maxLen, tooLong: 'exclude' }),
+        examples: () => selected.map((r) => ({ ordinal: r.ordinal, messages: r.messages })),
+      });
+      return { file: requireTokenFile(prepared), report: prepared.report };
+    };
+    const train = await tokenFile('train', trainRows);
+    const evaluation: { file: TokenFile; report: unknown } | null = evalRows.length
+      ? await tokenFile('eval', evalRows)
+      : null;
+
+    const plan = planTraining(hyper, train.file.examples, evaluation?.file.examples ?? 0);
+    const warnings = sanityWarnings(hyper, plan, {
+      longest: train.report.longest,
+      overMaxLen: train.report.excluded,
+      total: train.report.examples,
+    });
+    const available = request.availableBytes ?? this.#availableBytes(backend);
+    const fit = checkFit(config, hyper, backend, available);
+    if (!fit.fits) throw fitError(fit);
+
+    const stopTokens = [endTokenId(tokenizer, chat)];
+    const promptSource = evalRows.length ? evalRows : trainRows;
+    const samplePrompts: SamplePrompt[] = promptSource.slice(0, hyper.samples).map((r) => {
+      const firstReply = r.messages.findIndex((m) => m.role === 'assistant');
+      const before = r.messages.slice(0, firstReply < 0 ? r.messages.length : firstReply);
+      const question = before.filter((m) => m.role === 'user').at(-1)?.content ?? '';
+      return { text: question, ids: Array.from(promptIds(tokenizer, chat, before as never)) };
+    });
+
+    const definition: RunDefinition = {
+      modelDir,
+      modelHash,
+      datasetVersionId: versionId,
+      split: { train: train.file.examples, eval: evaluation?.file.examples ?? 0, source: splitSource },
+      template,
+      preset,
+      overrides,
+      hyper,
+      plan,
+      backend,
+      warnings,
+      fit: {
+        device: fit.device,
+        totalBytes: fit.estimate.total,
+        availableBytes: fit.availableBytes,
+        estimate: fit.estimate,
+      },
+      trainTokenFile: train.file.path,
+      evalTokenFile: evaluation?.file.path ?? null,
+      samplePrompts,
+      stopTokens,
+    };
+    const run = this.#store.runs.create({
+      name: request.name ?? `${path.basename(modelDir)} · ${PRESETS[preset].title}`,
+      datasetVersionId: versionId,
+      config: definition as unknown as Record<string, unknown>,
+    });
+    mkdirSync(this.runDir(run.id), { recursive: true });
+    return { run, definition };
+  }
+
+  definition(run: RunRow): RunDefinition {
+    return run.config as unknown as RunDefinition;
+  }
+
+  /** Starts (or, after a pause or an interruption, resumes) the run's trainer. */
+  start(runId: number): Promise<RunRow> {
+    const run = this.#get(runId);
+    if (this.#active.has(runId)) return this.#active.get(runId)!.done;
+    if (run.status === 'completed' || run.status === 'cancelled') {
+      throw new RunError(
+        'run-finished',
+        `Run ${runId} is ${run.status}; it cannot continue.`,
+        'Start a new run.',
+      );
+    }
+    const definition = this.definition(run);
+    if (!existsSync(path.join(definition.modelDir, 'config.json'))) {
+      throw new RunError(
+        'model-missing',
+        `Run ${runId} trains the model in ${definition.modelDir}, which is gone (moved or deleted).`,
+        'Put the model folder back where it was, then resume again.',
+      );
+    }
+    const checkpoint = this.#store.checkpoints.latest(runId);
+    const job: TrainerJob = {
+      runId,
+      runDir: this.runDir(runId),
+      modelDir: definition.modelDir,
+      modelHash: definition.modelHash,
+      hyper: definition.hyper,
+      totalSteps: definition.plan.totalSteps,
+      trainTokenFile: definition.trainTokenFile,
+      evalTokenFile: definition.evalTokenFile,
+      samplePrompts: definition.samplePrompts,
+      stopTokens: definition.stopTokens,
+      resumeFrom: checkpoint && existsSync(checkpoint.path) ? checkpoint.path : null,
+      backend: definition.backend,
+    };
+    const entry = trainerEntry();
+    const child = fork(entry.file, [], {
+      execArgv: entry.execArgv,
+      env: { ...process.env, ...this.#trainerEnv },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    mkdirSync(job.runDir, { recursive: true });
+    if (child.pid) writeFileSync(path.join(job.runDir, 'trainer.pid'), String(child.pid));
+    this.#setStatus(runId, 'running');
+    const writer = this.#store.metrics.writer({ maxDelayMs: 500 });
+    let resolveDone!: (run: RunRow) => void;
+    const active: ActiveRun = {
+      child,
+      writer,
+      done: new Promise((resolve) => {
+        resolveDone = resolve;
+      }),
+      lastStepEvent: 0,
+      finalMessage: false,
+    };
+    this.#active.set(runId, active);
+    child.on('message', (message: TrainerMessage) => this.#onMessage(runId, active, message));
+    child.on('exit', (code, signal) => {
+      writer.close();
+      this.#active.delete(runId);
+      rmSync(path.join(job.runDir, 'trainer.pid'), { force: true });
+      if (!active.finalMessage) {
+        const last = this.#store.checkpoints.latest(runId);
+        this.#setStatus(runId, 'paused', {
+          code: 'interrupted',
+          message: `The trainer stopped unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}). ${last ? `The last good checkpoint is step ${last.step}.` : 'No checkpoint was saved yet.'}`,
+          hint: `Run \`tunesmith runs resume ${runId}\` to continue${last ? ` from step ${last.step}` : ' from the start'}.`,
+        });
+      }
+      resolveDone(this.#get(runId));
+    });
+    child.send({ type: 'start', job });
+    return active.done;
+  }
+
+  /** The trainer finishes its current optimizer step, saves a checkpoint and stops. */
+  pause(runId: number): RunRow {
+    const active = this.#active.get(runId);
+    if (!active) throw new RunError('not-running', `Run ${runId} is not running here.`);
+    active.child.send({ type: 'pause' });
+    return this.#get(runId);
+  }
+
+  async resume(runId: number): Promise<RunRow> {
+    const run = this.#get(runId);
+    if (run.status !== 'paused' && run.status !== 'failed' && run.status !== 'created') {
+      throw new RunError(
+        'not-resumable',
+        `Run ${runId} is ${run.status}; only paused or interrupted runs resume.`,
+      );
+    }
+    return this.start(runId);
+  }
+
+  async cancel(runId: number): Promise<RunRow> {
+    const active = this.#active.get(runId);
+    if (active) {
+      active.child.send({ type: 'cancel' });
+      return active.done;
+    }
+    this.#get(runId);
+    return this.#setStatus(runId, 'cancelled');
+  }
+
+  /** The trainer process of a running run (tests kill it). */
+  trainerPid(runId: number): number | undefined {
+    return this.#active.get(runId)?.child.pid;
+  }
+
+  waitFor(runId: number): Promise<RunRow> {
+    return this.#active.get(runId)?.done ?? Promise.resolve(this.#get(runId));
+  }
+
+  get(runId: number): RunDetails {
+    const run = this.#get(runId);
+    const loss = this.series(runId, 'loss').at(-1);
+    return {
+      run,
+      definition: this.definition(run),
+      interrupted: run.status === 'paused' && run.error?.code === 'interrupted',
+      latest: {
+        step: loss?.step ?? 0,
+        loss: loss?.value ?? null,
+        evalLoss: this.series(runId, 'eval_loss').at(-1)?.value ?? null,
+        stopRate: this.series(runId, 'stop_rate').at(-1)?.value ?? null,
+      },
+      checkpoints: this.#store.checkpoints.listForRun(runId),
+      samples: this.#store.samples.listForRun(runId),
+    };
+  }
+
+  list(limit = 50): RunRow[] {
+    return this.#store.runs.listRecent({ limit });
+  }
+
+  /** One value per step: after a resume, the re-run steps replace what the dead trainer wrote. */
+  series(runId: number, name: string): SeriesPoint[] {
+    const byStep = new Map<number, SeriesPoint>();
+    for (const point of this.#store.metrics.series(runId, name)) byStep.set(point.step, point);
+    return [...byStep.values()].sort((a, b) => a.step - b.step);
+  }
+
+  metrics(runId: number): Record<(typeof METRIC_NAMES)[number], SeriesPoint[]> {
+    this.#get(runId);
+    return Object.fromEntries(METRIC_NAMES.map((n) => [n, this.series(runId, n)])) as Record<
+      (typeof METRIC_NAMES)[number],
+      SeriesPoint[]
+    >;
+  }
+
+  /** Stops every trainer this service started (they checkpoint nothing: resume uses the last one). */
+  close(): void {
+    for (const active of this.#active.values()) active.child.kill('SIGTERM');
+  }
+
+  #onMessage(runId: number, active: ActiveRun, message: TrainerMessage): void {
+    const store = this.#store;
+    switch (message.type) {
+      case 'started':
+        this.#setStatus(runId, 'running', undefined, { backend: message.backend, device: message.device });
+        break;
+      case 'step':
+        active.writer.add({ runId, step: message.step, name: 'loss', value: message.loss });
+        active.writer.add({ runId, step: message.step, name: 'lr', value: message.lr });
+        active.writer.add({ runId, step: message.step, name: 'grad_norm', value: message.gradNorm });
+        active.writer.add({
+          runId,
+          step: message.step,
+          name: 'tokens_per_second',
+          value: message.tokensPerSecond,
+        });
+        break;
+      case 'eval':
+        if (message.loss !== null)
+          active.writer.add({ runId, step: message.step, name: 'eval_loss', value: message.loss });
+        if (message.stopRate !== null)
+          active.writer.add({ runId, step: message.step, name: 'stop_rate', value: message.stopRate });
+        break;
+      case 'sample':
+        store.samples.add({
+          runId,
+          step: message.step,
+          prompt: message.prompt,
+          output: message.output,
+          stopped: message.stopped,
+        });
+        break;
+      case 'checkpoint':
+        active.writer.flush();
+        store.checkpoints.add({
+          runId,
+          step: message.step,
+          path: message.path,
+          sizeBytes: message.sizeBytes,
+          evalLoss: message.evalLoss,
+        });
+        this.#prune(runId);
+        break;
+      case 'paused':
+        active.finalMessage = true;
+        this.#setStatus(
+          runId,
+          'paused',
+          message.reason === 'disk-full'
+            ? {
+                code: 'disk-full',
+                message: message.message ?? 'The disk is full.',
+                hint: `Free some disk space, then run \`tunesmith runs resume ${runId}\`.`,
+              }
+            : undefined,
+        );
+        break;
+      case 'cancelled':
+        active.finalMessage = true;
+        this.#setStatus(runId, 'cancelled');
+        break;
+      case 'completed':
+        active.finalMessage = true;
+        active.writer.flush();
+        this.#setStatus(runId, 'completed');
+        break;
+      case 'failed':
+        active.finalMessage = true;
+        active.writer.flush();
+        this.#setStatus(runId, 'failed', {
+          code: message.code,
+          message: message.message,
+          ...(message.hint ? { hint: message.hint } : {}),
+        });
+        break;
+      case 'warning':
+        break;
+    }
+    if (message.type === 'step') {
+      const now = Date.now();
+      if (now - active.lastStepEvent < 100 && message.step !== message.totalSteps) return;
+      active.lastStepEvent = now;
+    }
+    this.#emit({ runId, ...message });
+  }
+
+  /** Keeps the last `keepCheckpoints` checkpoints and the best by eval loss; removes the others' files and rows. */
+  #prune(runId: number): void {
+    const keep = this.definition(this.#get(runId)).hyper.keepCheckpoints;
+    const all = this.#store.checkpoints.listForRun(runId);
+    const withEval = all.filter((c) => c.evalLoss !== null);
+    const best = withEval.reduce<CheckpointRow | undefined>(
+      (b, c) => (!b || c.evalLoss! < b.evalLoss! ? c : b),
+      undefined,
+    );
+    const kept = new Set([...all.slice(-keep).map((c) => c.id), ...(best ? [best.id] : [])]);
+    for (const checkpoint of all) {
+      if (kept.has(checkpoint.id)) continue;
+      rmSync(checkpoint.path, { recursive: true, force: true });
+      this.#store.checkpoints.remove(checkpoint.id);
+    }
+  }
+
+  #setStatus(
+    runId: number,
+    status: RunRow['status'],
+    error?: { code: string; message: string; hint?: string },
+    where: { backend?: string; device?: string } = {},
+  ): RunRow {
+    const run = this.#store.runs.setStatus(runId, status, { error: error ?? null, ...where })!;
+    this.#emit({ runId, type: 'status', run });
+    return run;
+  }
+
+  #emit(event: RunEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken listener must not stop the run's bookkeeping.
+      }
+    }
+  }
+
+  #get(runId: number): RunRow {
+    const run = this.#store.runs.get(runId);
+    if (!run)
+      throw new RunError(
+        'not-found',
+        `There is no run ${runId}.`,
+        'Run `tunesmith runs list` to see the runs.',
+      );
+    return run;
+  }
+
+  #versionRows(versionId: number) {
+    const rows = [];
+    for (let offset = 0; ; offset += 500) {
+      const page = this.#store.datasets.getVersionExamples(versionId, { offset, limit: 500 });
+      rows.push(...page);
+      if (page.length < 500) return rows;
+    }
+  }
+
+  #backend(choice: 'auto' | 'cpu' | 'cuda'): 'cpu' | 'cuda' {
+    if (choice === 'cpu') return 'cpu';
+    const probe = loadNative().probe();
+    if (probe.backends.includes('cuda')) return 'cuda';
+    if (choice === 'cuda') {
+      throw new RunConfigError(
+        'no-cuda',
+        `CUDA cannot be used: ${probe.error ?? 'no GPU found'}.`,
+        'Use --backend cpu or auto.',
+      );
+    }
+    return 'cpu';
+  }
+
+  #availableBytes(backend: 'cpu' | 'cuda'): number {
+    if (backend === 'cpu') return os.freemem();
+    const device = loadNative().probe().devices[0];
+    return device?.freeMemoryBytes ?? 0;
+  }
+
+  /** Runs the database says are running but whose trainer process is gone: paused, interrupted. */
+  #recoverInterrupted(): RunRow[] {
+    const found: RunRow[] = [];
+    for (const run of this.#store.runs.listRecent({ limit: 10_000 })) {
+      if (run.status !== 'running') continue;
+      const pidFile = path.join(this.runDir(run.id), 'trainer.pid');
+      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+      if (pid > 0 && isAlive(pid)) continue;
+      const last = this.#store.checkpoints.latest(run.id);
+      found.push(
+        this.#store.runs.setStatus(run.id, 'paused', {
+          error: {
+            code: 'interrupted',
+            message: `Run ${run.id} was interrupted (its trainer stopped while nobody was watching). ${last ? `The last good checkpoint is step ${last.step}.` : 'No checkpoint was saved yet.'}`,
+            hint: `Run \`tunesmith runs resume ${run.id}\` to continue.`,
+          },
+        })!,
+      );
+    }
+    return found;
+  }
+}
