@@ -5,13 +5,23 @@ import { dataCommand } from './commands/data.js';
 import { doctorCommand } from './commands/doctor.js';
 import { generateCommand } from './commands/generate.js';
 import { modelsCommand } from './commands/models.js';
+import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
+import { trainCommand } from './commands/train.js';
 
 import type { CliCommand, CliIo } from './types.js';
 
 export type { CliCommand, CliIo };
 
-const COMMANDS: CliCommand[] = [dataCommand, doctorCommand, generateCommand, modelsCommand, serveCommand];
+const COMMANDS: CliCommand[] = [
+  dataCommand,
+  doctorCommand,
+  generateCommand,
+  modelsCommand,
+  runsCommand,
+  serveCommand,
+  trainCommand,
+];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

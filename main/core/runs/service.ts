@@ -341,7 +341,7 @@ export class RunService {
       writer.close();
       this.#active.delete(runId);
       rmSync(path.join(job.runDir, 'trainer.pid'), { force: true });
-      if (!active.finalMessage) {
+      if (!active.finalMessage && this.#get(runId).status !== 'cancelled') {
         const last = this.#store.checkpoints.latest(runId);
         this.#setStatus(runId, 'paused', {
           code: 'interrupted',
@@ -380,8 +380,16 @@ export class RunService {
       active.child.send({ type: 'cancel' });
       return active.done;
     }
-    this.#get(runId);
-    return this.#setStatus(runId, 'cancelled');
+    const run = this.#get(runId);
+    if (run.status === 'completed') {
+      throw new RunError('run-finished', `Run ${runId} has completed; there is nothing to cancel.`);
+    }
+    // A trainer followed by another process (a `tunesmith train` in another terminal): stop it.
+    const pidFile = path.join(this.runDir(runId), 'trainer.pid');
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+    const updated = this.#setStatus(runId, 'cancelled');
+    if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGTERM');
+    return updated;
   }
 
   /** The trainer process of a running run (tests kill it). */

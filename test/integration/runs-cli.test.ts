@@ -1,0 +1,87 @@
+// `tunesmith train` and `tunesmith runs …` through the built CLI (build first: npx tsc -p tsconfig.node.json).
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli, tempDir } from '../helpers/cli.js';
+
+const SAMPLE = path.join(REPO_ROOT, 'resources/samples/reference-sample.csv');
+const SAMPLE_EVAL = path.join(REPO_ROOT, 'resources/samples/reference-sample-eval.csv');
+
+describe('tunesmith train / runs', () => {
+  const work = tempDir();
+  const model = path.join(work, 'model');
+  const home = ['--home', path.join(work, 'home')];
+
+  beforeAll(() => {
+    const made = runCli(['models', 'create-tiny', '--arch', 'qwen2', '--out', model]);
+    expect(made.status, made.stderr).toBe(0);
+  });
+
+  it('trains the tiny model on the sample with the quick preset; runs show --json has eval loss and stop rate', () => {
+    const train = runCli([
+      'train',
+      ...home,
+      '--model',
+      model,
+      '--data',
+      SAMPLE,
+      '--eval',
+      SAMPLE_EVAL,
+      '--preset',
+      'quick',
+      '--backend',
+      'cpu',
+      '--set',
+      'threads=1',
+      '--set',
+      'maxLen=256',
+      '--set',
+      'lr=1e-2',
+      '--set',
+      'samples=1',
+      '--set',
+      'sampleMaxNewTokens=4',
+      '--json',
+    ]);
+    expect(train.status, train.stderr).toBe(0);
+    const events = train.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; [k: string]: unknown });
+    expect(events[0]).toMatchObject({ type: 'created', runId: 1 });
+    expect(events.at(-1)).toMatchObject({ type: 'done', status: 'completed' });
+    const steps = events.filter((e) => e.type === 'step');
+    expect(steps.at(-1)).toMatchObject({ step: 15, totalSteps: 15 });
+
+    const show = runCli(['runs', 'show', '1', '--json', ...home]);
+    expect(show.status, show.stderr).toBe(0);
+    const details = JSON.parse(show.stdout) as {
+      status: string;
+      latest: { step: number; evalLoss: number; stopRate: number };
+      metrics: { loss: { value: number }[]; eval_loss: { value: number }[] };
+      definition: { preset: string; modelHash: string };
+    };
+    expect(details.status).toBe('completed');
+    expect(details.latest.step).toBe(15);
+    expect(details.latest.evalLoss).toBeGreaterThan(0);
+    expect(details.latest.stopRate).toBeGreaterThanOrEqual(0);
+    const loss = details.metrics.loss.map((p) => p.value);
+    expect(loss).toHaveLength(15);
+    expect(loss.slice(-3).reduce((a, b) => a + b)).toBeLessThan(loss.slice(0, 3).reduce((a, b) => a + b));
+    const evalLoss = details.metrics.eval_loss.map((p) => p.value);
+    expect(evalLoss.at(-1)).toBeLessThan(evalLoss[0]!);
+
+    const list = runCli(['runs', 'list', ...home]);
+    expect(list.stdout).toMatch(/^\s+1 {2}completed\s+step 15\/15/m);
+  });
+
+  it('refuses bad settings and a finished run with what to do', () => {
+    const bad = runCli(['train', ...home, '--model', model, '--data', SAMPLE, '--set', 'learningRate=1']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/no setting "learningRate"[\s\S]*Settings: quant/);
+    expect(runCli(['train', ...home, '--model', model]).status).toBe(2);
+    const resume = runCli(['runs', 'resume', '1', ...home]);
+    expect(resume.status).toBe(1);
+    expect(resume.stderr).toMatch(/only paused or interrupted runs resume/);
+    expect(runCli(['runs', 'show', '99', ...home]).stderr).toMatch(/no run 99/);
+  });
+});
