@@ -160,6 +160,8 @@ export interface Session {
    */
   optimizerStep(options: OptimizerOptions): Promise<OptimizerStepResult>;
   evalLoss(batch: Batch): Promise<LossResult>;
+  /** Next-token logits [vocabSize] after `tokens` (one sequence, forward only, adapter applied). */
+  logits(tokens: Int32Array): Promise<Float32Array>;
   /** New tokens (the prompt excluded); onToken sees each one before the promise settles. */
   generate(
     prompt: Int32Array,

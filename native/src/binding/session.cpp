@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -160,6 +161,7 @@ class Session : public Napi::ObjectWrap<Session> {
     return DefineClass(env, "Session",
                        {InstanceMethod("step", &Session::step), InstanceMethod("optimizerStep", &Session::optimizer_step),
                         InstanceMethod("evalLoss", &Session::eval_loss), InstanceMethod("generate", &Session::generate),
+                        InstanceMethod("logits", &Session::logits),
                         InstanceMethod("saveAdapter", &Session::save_adapter),
                         InstanceMethod("loadAdapter", &Session::load_adapter),
                         InstanceMethod("saveState", &Session::save_state),
@@ -217,6 +219,30 @@ class Session : public Napi::ObjectWrap<Session> {
       auto result = std::make_shared<LossResult>();
       return start(info.Env(), "evalLoss()", [=] { *result = model->eval_loss(batch->view()); },
                    [=](Napi::Env env) { return loss_to_js(env, *result); });
+    });
+  }
+
+  // Next-token logits after the whole token list (one sequence, forward only, adapter applied): what
+  // export verification compares against llama.cpp.
+  Napi::Value logits(const Napi::CallbackInfo& info) {
+    return guard(info, "logits()", [&] {
+      auto batch = std::make_shared<OwnedBatch>();
+      batch->tokens = typed_array<int32_t, napi_int32_array>(info[0], "logits(): tokens", "Int32Array");
+      if (batch->tokens.empty()) usage("logits(): tokens is empty; give at least one token");
+      batch->trained.assign(batch->tokens.size(), 0);
+      batch->seq_lens = {int32_t(batch->tokens.size())};
+      auto model = model_;
+      auto result = std::make_shared<std::vector<float>>();
+      return start(info.Env(), "logits()", [=] {
+            std::vector<float> all = model->logits(batch->view());
+            const size_t V = size_t(model->config().vocab);
+            result->assign(all.end() - std::ptrdiff_t(V), all.end());
+          },
+          [=](Napi::Env env) -> Napi::Value {
+            Napi::Float32Array out = Napi::Float32Array::New(env, result->size());
+            std::memcpy(out.Data(), result->data(), sizeof(float) * result->size());
+            return out;
+          });
     });
   }
 
