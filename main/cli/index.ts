@@ -2,6 +2,7 @@
 import { appVersion } from '../core/package-info.js';
 import { UsageError } from './args.js';
 import { dataCommand } from './commands/data.js';
+import { demoCommand } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
 import { generateCommand } from './commands/generate.js';
 import { modelsCommand } from './commands/models.js';
@@ -15,6 +16,7 @@ export type { CliCommand, CliIo };
 
 const COMMANDS: CliCommand[] = [
   dataCommand,
+  demoCommand,
   doctorCommand,
   generateCommand,
   modelsCommand,
