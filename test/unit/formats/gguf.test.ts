@@ -19,6 +19,10 @@ import {
 } from '../../../main/core/formats/gguf.js';
 
 const temp = () => mkdtempSync(join(tmpdir(), 'tunesmith-gguf-'));
+const poke = (b: Buffer, edit: (b: Buffer) => unknown) => {
+  edit(b);
+  return b;
+};
 const floats = (...v: number[]) => new Uint8Array(new Float32Array(v).buffer);
 
 async function sample(path: string) {
@@ -128,11 +132,11 @@ describe('GGUF writer and reader', () => {
       return p;
     };
     const cases: Array<[string, RegExp]> = [
-      [variant('magic', (b) => (b.write('GGUX', 0), b)), /not a GGUF file/],
-      [variant('version', (b) => (b.writeUInt32LE(7, 4), b)), /version 7/],
-      [variant('tensors', (b) => (b.writeBigUInt64LE(1n << 40n, 8), b)), /do not fit/],
-      [variant('kvs', (b) => (b.writeBigUInt64LE(1n << 50n, 16), b)), /do not fit|impossibly/],
-      [variant('keylen', (b) => (b.writeBigUInt64LE(1n << 33n, 24), b)), /past the end|limit/],
+      [variant('magic', (b) => poke(b, (x) => x.write('GGUX', 0))), /not a GGUF file/],
+      [variant('version', (b) => poke(b, (x) => x.writeUInt32LE(7, 4))), /version 7/],
+      [variant('tensors', (b) => poke(b, (x) => x.writeBigUInt64LE(1n << 40n, 8))), /do not fit/],
+      [variant('kvs', (b) => poke(b, (x) => x.writeBigUInt64LE(1n << 50n, 16))), /do not fit|impossibly/],
+      [variant('keylen', (b) => poke(b, (x) => x.writeBigUInt64LE(1n << 33n, 24))), /past the end|limit/],
       [variant('cut', (b) => b.subarray(0, b.length - 20)), /cut short|past the end/],
       [variant('header-cut', (b) => b.subarray(0, 60)), /do not fit|past the end/],
       [variant('header-cut2', (b) => b.subarray(0, 200)), /past the end/],
