@@ -4,6 +4,7 @@ import { UsageError } from './args.js';
 import { dataCommand } from './commands/data.js';
 import { demoCommand } from './commands/demo.js';
 import { doctorCommand } from './commands/doctor.js';
+import { exportCommand } from './commands/export.js';
 import { generateCommand } from './commands/generate.js';
 import { modelsCommand } from './commands/models.js';
 import { runsCommand } from './commands/runs.js';
@@ -18,6 +19,7 @@ const COMMANDS: CliCommand[] = [
   dataCommand,
   demoCommand,
   doctorCommand,
+  exportCommand,
   generateCommand,
   modelsCommand,
   runsCommand,
