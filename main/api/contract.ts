@@ -6,11 +6,13 @@ import { datasetDetailCommands } from './contract/datasets.js';
 import type { ApiError, ApiResult, CommandDef } from './contract/define.js';
 import { datasetCommands, exportCommands, runCommands } from './contract/library.js';
 import { type ModelEvents, modelCommands } from './contract/models.js';
+import { type RunEvents, runDetailCommands } from './contract/runs.js';
 import { type SystemEvents, systemCommands } from './contract/system.js';
 
 export type * from './contract/datasets.js';
 export type * from './contract/library.js';
 export type * from './contract/models.js';
+export type * from './contract/runs.js';
 export type * from './contract/system.js';
 export type { ApiError, ApiResult };
 
@@ -20,6 +22,7 @@ export const commands = {
   ...datasetCommands,
   ...datasetDetailCommands,
   ...runCommands,
+  ...runDetailCommands,
   ...exportCommands,
 } as const;
 
@@ -36,7 +39,7 @@ export type ParsedInput<N extends CommandName> =
 export type CommandOutput<N extends CommandName> =
   DefOf<N> extends CommandDef<z.ZodType, infer O> ? O : never;
 
-export type Events = SystemEvents & ModelEvents;
+export type Events = SystemEvents & ModelEvents & RunEvents;
 export type EventName = keyof Events;
 
 export function isCommandName(name: string): name is CommandName {

@@ -11,7 +11,8 @@ export interface HandlerDeps {
 }
 
 export function createHandlers({ services, bus }: HandlerDeps): Handlers {
-  const { store, homeDir, datasets, models } = services;
+  const { store, homeDir, datasets, models, runs } = services;
+  runs.subscribe((event) => bus.emit('runs.event', event));
   return {
     'system.doctor': () => buildDoctorReport({ homeDir, store }),
     'models.list': async ({ limit }) => (await models.list()).slice(0, limit),
@@ -34,6 +35,13 @@ export function createHandlers({ services, bus }: HandlerDeps): Handlers {
     'datasets.examples': ({ versionId, offset, limit }) => datasets.examples(versionId, offset, limit),
     'datasets.edit': ({ versionId, ...edit }) => datasets.editVersion(versionId, edit),
     'runs.list': ({ limit }) => store.runs.listRecent({ limit }),
+    'runs.create': (request) => runs.create(request),
+    'runs.start': ({ runId }) => runs.launch(runId),
+    'runs.pause': ({ runId }) => runs.pause(runId),
+    'runs.resume': ({ runId }) => runs.launch(runId, { resume: true }),
+    'runs.cancel': ({ runId }) => runs.cancel(runId),
+    'runs.get': ({ runId }) => runs.get(runId),
+    'runs.metrics': ({ runId }) => runs.metrics(runId),
     'exports.list': ({ limit }) => store.exports.list({ limit }),
   };
 }

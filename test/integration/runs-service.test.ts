@@ -2,6 +2,10 @@
 import { existsSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventName } from '../../main/api/contract.js';
+import { dispatch } from '../../main/api/dispatch.js';
+import { EventBus } from '../../main/api/events.js';
+import { createHandlers } from '../../main/api/handlers.js';
 import { createTinyModel } from '../../main/core/models/tiny.js';
 import { type CoreServices, openCoreServices } from '../../main/core/services.js';
 import { REPO_ROOT, tempDir } from '../helpers/cli.js';
@@ -193,5 +197,40 @@ describe('RunService', () => {
     const again = open();
     expect(again.runs.interruptedAtStart.map((r) => r.id)).toContain(run.id);
     expect(again.runs.get(run.id).interrupted).toBe(true);
+  });
+  it('runs through the API contract: create, start, events, get, metrics; errors as data', async () => {
+    const core = open();
+    const bus = new EventBus();
+    const handlers = createHandlers({ services: core, bus });
+    const seen: { name: EventName; type: string }[] = [];
+    bus.subscribe((name, payload) => seen.push({ name, type: (payload as { type: string }).type }));
+    const created = await dispatch(handlers, 'runs.create', {
+      modelDir: model,
+      dataFile: SAMPLE,
+      evalFile: SAMPLE_EVAL,
+      overrides: [...SETTINGS, 'maxSteps=4'],
+      backend: 'cpu',
+    });
+    expect(created.ok, JSON.stringify(created)).toBe(true);
+    const runId = (created as { value: { run: { id: number } } }).value.run.id;
+    const started = await dispatch(handlers, 'runs.start', { runId });
+    expect(started).toMatchObject({ ok: true, value: { status: 'running' } });
+    expect((await core.runs.waitFor(runId)).status).toBe('completed');
+    const got = await dispatch(handlers, 'runs.get', { runId });
+    expect(got).toMatchObject({ ok: true, value: { latest: { step: 4 } } });
+    const metrics = (await dispatch(handlers, 'runs.metrics', { runId })) as { value: { loss: unknown[] } };
+    expect(metrics.value.loss).toHaveLength(4);
+    expect(new Set(seen.filter((e) => e.name === 'runs.event').map((e) => e.type))).toEqual(
+      new Set(['status', 'started', 'step', 'sample', 'eval', 'checkpoint', 'completed']),
+    );
+    expect(await dispatch(handlers, 'runs.resume', { runId })).toMatchObject({
+      ok: false,
+      error: { code: 'not-resumable' },
+    });
+    expect(
+      await dispatch(handlers, 'runs.create', { modelDir: model, overrides: ['lr=fast'] }),
+    ).toMatchObject({
+      ok: false,
+    });
   });
 });

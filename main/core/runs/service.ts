@@ -364,6 +364,20 @@ export class RunService {
   }
 
   async resume(runId: number): Promise<RunRow> {
+    this.#assertResumable(runId);
+    return this.start(runId);
+  }
+
+  /** Starts or resumes the run and returns at once (the API: progress comes as events). */
+  launch(runId: number, { resume = false } = {}): RunRow {
+    if (resume) this.#assertResumable(runId);
+    this.start(runId).catch(() => {
+      // The run's row carries the outcome.
+    });
+    return this.#get(runId);
+  }
+
+  #assertResumable(runId: number): void {
     const run = this.#get(runId);
     if (run.status !== 'paused' && run.status !== 'failed' && run.status !== 'created') {
       throw new RunError(
@@ -371,7 +385,6 @@ export class RunService {
         `Run ${runId} is ${run.status}; only paused or interrupted runs resume.`,
       );
     }
-    return this.start(runId);
   }
 
   async cancel(runId: number): Promise<RunRow> {

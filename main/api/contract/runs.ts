@@ -1,0 +1,115 @@
+// Training runs: define one (preset + settings, fit check, warnings), start, pause, resume, cancel,
+// and follow it: `runs.get` for a snapshot, `runs.metrics` for the chart series, and the pushed
+// `runs.event` (step metrics at most 10 per second per run; eval, sample, checkpoint, status).
+// `runs.list` lives in library.ts with the other lists.
+import { z } from 'zod';
+import { command } from './define.js';
+import type { RunSummary } from './library.js';
+
+const runId = z.number().int().min(1);
+
+export interface RunDefinitionInfo {
+  modelDir: string;
+  modelHash: string;
+  datasetVersionId: number;
+  split: { train: number; eval: number; source: 'eval-file' | 'split' | 'none' };
+  template: string;
+  preset: 'reference' | 'quick' | 'thorough';
+  overrides: string[];
+  /** Every setting by name (lr, schedule, epochs, maxSteps, loraR …). */
+  hyper: Record<string, unknown>;
+  plan: {
+    trainExamples: number;
+    evalExamples: number;
+    stepsPerEpoch: number;
+    totalSteps: number;
+    epochs: number;
+    effectiveBatch: number;
+  };
+  backend: 'cpu' | 'cuda';
+  warnings: { code: string; message: string }[];
+  fit: { device: string; totalBytes: number; availableBytes: number };
+}
+
+export interface RunDetailsInfo {
+  run: RunSummary;
+  definition: RunDefinitionInfo;
+  interrupted: boolean;
+  latest: { step: number; loss: number | null; evalLoss: number | null; stopRate: number | null };
+  checkpoints: {
+    id: number;
+    step: number;
+    path: string;
+    sizeBytes: number;
+    evalLoss: number | null;
+    createdAt: number;
+  }[];
+  samples: {
+    id: number;
+    step: number;
+    prompt: string;
+    output: string;
+    stopped: boolean;
+    createdAt: number;
+  }[];
+}
+
+export interface MetricSeriesPoint {
+  step: number;
+  value: number;
+  at: number;
+}
+
+export type RunEventPayload = { runId: number } & (
+  | { type: 'started'; backend: string; device: string; threads: number; fromStep: number }
+  | {
+      type: 'step';
+      step: number;
+      totalSteps: number;
+      loss: number;
+      lr: number;
+      gradNorm: number;
+      trainedTokens: number;
+      tokensPerSecond: number;
+      etaSeconds: number;
+      memoryBytes: number;
+      epoch: number;
+    }
+  | { type: 'eval'; step: number; loss: number | null; stopRate: number | null }
+  | { type: 'sample'; step: number; prompt: string; output: string; stopped: boolean }
+  | { type: 'checkpoint'; step: number; path: string; sizeBytes: number; evalLoss: number | null }
+  | { type: 'warning'; code: string; message: string }
+  | { type: 'paused'; step: number; reason: 'requested' | 'disk-full'; message?: string }
+  | { type: 'cancelled'; step: number }
+  | { type: 'completed'; step: number }
+  | { type: 'failed'; code: string; message: string; hint?: string }
+  | { type: 'status'; run: RunSummary }
+);
+
+export const runDetailCommands = {
+  'runs.create': command<{ run: RunSummary; definition: RunDefinitionInfo }>()(
+    z
+      .object({
+        modelDir: z.string().min(1),
+        dataFile: z.string().min(1).optional(),
+        evalFile: z.string().min(1).optional(),
+        datasetVersionId: z.number().int().min(1).optional(),
+        template: z.enum(['chatml', 'model', 'llama3', 'mistral', 'alpaca']).optional(),
+        preset: z.enum(['reference', 'quick', 'thorough']).default('quick'),
+        overrides: z.array(z.string()).default([]),
+        backend: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+        name: z.string().min(1).max(200).optional(),
+      })
+      .strict(),
+  ),
+  'runs.start': command<RunSummary>()(z.object({ runId }).strict()),
+  'runs.pause': command<RunSummary>()(z.object({ runId }).strict()),
+  'runs.resume': command<RunSummary>()(z.object({ runId }).strict()),
+  'runs.cancel': command<RunSummary>()(z.object({ runId }).strict()),
+  'runs.get': command<RunDetailsInfo>()(z.object({ runId }).strict()),
+  'runs.metrics': command<Record<string, MetricSeriesPoint[]>>()(z.object({ runId }).strict()),
+};
+
+export interface RunEvents {
+  'runs.event': RunEventPayload;
+}
