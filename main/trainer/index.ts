@@ -363,3 +363,6 @@ process.on('message', (message: ParentMessage) => {
 });
 // The parent is gone (app closed or killed): stop at once; the last checkpoint is what resumes.
 process.on('disconnect', () => process.exit(0));
+// Ctrl+C in a terminal reaches the whole process group: the parent turns it into a pause request,
+// so the trainer itself must not die of it.
+process.on('SIGINT', () => {});

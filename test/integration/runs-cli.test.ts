@@ -1,7 +1,8 @@
 // `tunesmith train` and `tunesmith runs …` through the built CLI (build first: npx tsc -p tsconfig.node.json).
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { CLI, REPO_ROOT, runCli, tempDir } from '../helpers/cli.js';
 
 const SAMPLE = path.join(REPO_ROOT, 'resources/samples/reference-sample.csv');
 const SAMPLE_EVAL = path.join(REPO_ROOT, 'resources/samples/reference-sample-eval.csv');
@@ -83,5 +84,73 @@ describe('tunesmith train / runs', () => {
     expect(resume.status).toBe(1);
     expect(resume.stderr).toMatch(/only paused or interrupted runs resume/);
     expect(runCli(['runs', 'show', '99', ...home]).stderr).toMatch(/no run 99/);
+  });
+  it('Ctrl+C pauses the run with a checkpoint and says how to resume; runs resume completes it', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'train',
+        ...home,
+        '--model',
+        model,
+        '--data',
+        SAMPLE,
+        '--backend',
+        'cpu',
+        '--set',
+        'threads=1',
+        '--set',
+        'maxLen=256',
+        '--set',
+        'samples=0',
+        '--set',
+        'maxSteps=20',
+      ],
+      {
+        env: { ...process.env, TUNESMITH_TRAINER_FAULT: JSON.stringify({ slowMs: 100 }) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    let interrupted = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!interrupted && /step 10\/20/.test(stderr)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stderr).toMatch(/Pausing after the current step/);
+    expect(stderr).toMatch(/Run 2 is paused\. Continue it with: tunesmith runs resume 2/);
+    expect(code).toBe(1);
+    const paused = JSON.parse(runCli(['runs', 'show', '2', '--json', ...home]).stdout) as {
+      status: string;
+      checkpoints: { step: number }[];
+    };
+    expect(paused.status).toBe('paused');
+    expect(paused.checkpoints.at(-1)!.step).toBeGreaterThanOrEqual(10);
+    const resumed = runCli(['runs', 'resume', '2', ...home]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/Run 2 completed/);
+  });
+
+  it('tunesmith demo trains the tiny model: the loss falls and the answer changes', () => {
+    const demo = runCli(['demo', '--json', '--threads', '2', ...home]);
+    expect(demo.status, demo.stderr).toBe(0);
+    const summary = JSON.parse(demo.stdout.trim().split('\n').at(-1)!) as {
+      type: string;
+      lossFirst: number;
+      lossLast: number;
+      evalLossFirst: number;
+      evalLossLast: number;
+      before: string;
+      after: string;
+    };
+    expect(summary.type).toBe('demo');
+    expect(summary.lossLast).toBeLessThan(summary.lossFirst);
+    expect(summary.evalLossLast).toBeLessThan(summary.evalLossFirst);
+    expect(summary.after).not.toBe(summary.before);
   });
 });

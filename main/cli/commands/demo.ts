@@ -16,7 +16,7 @@ import { followRun } from './train.js';
 
 /** Enough steps for the loss to fall visibly on the tiny model, in well under 3 minutes on 2 cores. */
 export const DEMO_SETTINGS = [
-  'maxSteps=60',
+  'maxSteps=40',
   'lr=1e-2',
   'warmupSteps=3',
   'loraR=16',
@@ -25,7 +25,7 @@ export const DEMO_SETTINGS = [
   'neftuneAlpha=0',
   'maxLen=256',
   'evalEvery=20',
-  'checkpointEvery=60',
+  'checkpointEvery=40',
   'samples=1',
   'sampleMaxNewTokens=16',
 ];

@@ -120,7 +120,15 @@ interface ActiveRun {
   finalMessage: boolean;
 }
 
-const METRIC_NAMES = ['loss', 'lr', 'grad_norm', 'tokens_per_second', 'eval_loss', 'stop_rate'] as const;
+const METRIC_NAMES = [
+  'loss',
+  'lr',
+  'grad_norm',
+  'tokens_per_second',
+  'memory_bytes',
+  'eval_loss',
+  'stop_rate',
+] as const;
 
 /** The compiled trainer next to this file, or the TypeScript source run through tsx (tests). */
 function trainerEntry(): { file: string; execArgv: string[] } {
@@ -472,6 +480,7 @@ export class RunService {
           name: 'tokens_per_second',
           value: message.tokensPerSecond,
         });
+        active.writer.add({ runId, step: message.step, name: 'memory_bytes', value: message.memoryBytes });
         break;
       case 'eval':
         if (message.loss !== null)
@@ -525,6 +534,14 @@ export class RunService {
       case 'failed':
         active.finalMessage = true;
         active.writer.flush();
+        if (/out of memory|bad_alloc|cannot allocate/i.test(message.message)) {
+          const { fit } = this.definition(this.#get(runId));
+          message = {
+            ...message,
+            code: 'out-of-memory',
+            hint: `The estimate was ${(fit.totalBytes / 2 ** 30).toFixed(1)} GiB with ${(fit.availableBytes / 2 ** 30).toFixed(1)} GiB free. Start a new run with less: --set maxLen=… (shorter), --set microBatch=1, --set gradientCheckpointing=true, or close other programs.`,
+          };
+        }
         this.#setStatus(runId, 'failed', {
           code: message.code,
           message: message.message,
