@@ -123,17 +123,18 @@ describe('tunesmith train / runs', () => {
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(stderr).toMatch(/Pausing after the current step/);
-    expect(stderr).toMatch(/Run 2 is paused\. Continue it with: tunesmith runs resume 2/);
+    const id = /^Run (\d+):/m.exec(stderr)?.[1] ?? '?';
+    expect(stderr).toContain(`Run ${id} is paused. Continue it with: tunesmith runs resume ${id}`);
     expect(code).toBe(1);
-    const paused = JSON.parse(runCli(['runs', 'show', '2', '--json', ...home]).stdout) as {
+    const paused = JSON.parse(runCli(['runs', 'show', id, '--json', ...home]).stdout) as {
       status: string;
       checkpoints: { step: number }[];
     };
     expect(paused.status).toBe('paused');
     expect(paused.checkpoints.at(-1)!.step).toBeGreaterThanOrEqual(10);
-    const resumed = runCli(['runs', 'resume', '2', ...home]);
+    const resumed = runCli(['runs', 'resume', id, ...home]);
     expect(resumed.status, resumed.stderr).toBe(0);
-    expect(resumed.stderr).toMatch(/Run 2 completed/);
+    expect(resumed.stderr).toContain(`Run ${id} completed`);
   });
 
   it('tunesmith demo trains the tiny model: the loss falls and the answer changes', () => {
