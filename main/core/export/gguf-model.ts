@@ -97,6 +97,8 @@ export interface ModelGgufOptions {
   /** Merged export: these LoRA pairs are added to their base weights (scale·B·A) before conversion. */
   merge?: LoraPair[];
   write?: GgufWriteOptions;
+  /** Test seam: false writes q/k in HF order (what a converter without §2.3 would do). */
+  permuteQk?: boolean;
 }
 
 export async function writeModelGguf(o: ModelGgufOptions): Promise<WrittenGguf> {
@@ -138,7 +140,7 @@ export async function writeModelGguf(o: ModelGgufOptions): Promise<WrittenGguf> 
           let values = await (await reader(at.file)).readFloat32(t.name);
           const pair = merges.get(t.name);
           if (pair) mergeLora(values, pair.A, pair.B, pair.out, pair.in, pair.r, pair.scale);
-          const heads = qkHeads(c, t.role.role);
+          const heads = o.permuteQk === false ? null : qkHeads(c, t.role.role);
           if (heads !== null) values = permuteQkRows(values, t.shape[0]!, t.shape[1] ?? 1, heads);
           return encodeFloats(values, dtype);
         },

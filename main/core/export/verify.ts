@@ -19,9 +19,11 @@ export interface VerifyCheck {
   passed: boolean;
   /** Probability checks: the largest |p_engine − p_llama.cpp| over the whole vocabulary. */
   maxAbsProbDiff?: number;
+  /** The largest |log p_engine − log p_llama.cpp| (tokens with p > 1e-12): sensitive where p is small. */
+  maxAbsLogProbDiff?: number;
   /** Both pick the same most likely next token. */
   sameArgmax?: boolean;
-  tolerance?: number;
+  tolerance?: Tolerance;
   engineTokens?: number[];
   llamaCppTokens?: number[];
   /** Generation ended with a stop token in both. */
@@ -39,13 +41,26 @@ export interface VerifyRequest {
   prompt: Int32Array;
   stopTokens: number[];
   maxNewTokens?: number;
-  tolerance?: number;
+  tolerance?: Tolerance;
 }
 
-export const PROB_TOLERANCE = 1e-4;
+export interface Tolerance {
+  prob: number;
+  logProb: number;
+}
+
+/** float32 end to end: what two correct fp32 implementations differ by. */
+export const FP32_TOLERANCE: Tolerance = { prob: 1e-4, logProb: 1e-3 };
 
 // biome-ignore lint/suspicious/noExplicitAny: node-llama-cpp is loaded lazily, typed where used
 type Llama = any;
+// llama.cpp keeps its KV cache in F16 by default; F32 here, so the comparison is fp32 throughout.
+const FP32_CONTEXT = {
+  experimentalKvCacheKeyType: 'F32',
+  experimentalKvCacheValueType: 'F32',
+  flashAttention: false,
+};
+
 let llamaPromise: Promise<Llama> | null = null;
 
 async function getLlamaCpp(): Promise<Llama> {
@@ -98,6 +113,7 @@ async function llamaCppProbabilities(
   vocab: number,
 ): Promise<Float64Array> {
   const context = await model.createContext({
+    ...FP32_CONTEXT,
     contextSize: Math.max(64, tokens.length + 8),
     threads: 1,
     ...(adapter ? { lora: adapter } : {}),
@@ -131,6 +147,7 @@ async function llamaCppGreedy(
   max: number,
 ): Promise<number[]> {
   const context = await model.createContext({
+    ...FP32_CONTEXT,
     contextSize: Math.max(64, tokens.length + max + 8),
     threads: 1,
     ...(adapter ? { lora: adapter } : {}),
@@ -157,24 +174,32 @@ async function llamaCppGreedy(
   }
 }
 
+/** Log-probabilities are compared where the engine's p > 1e-12 (float32 underflows below that). */
+const LOGPROB_FLOOR = 1e-12;
+
 function compare(
   name: VerifyCheck['name'],
   engine: Float64Array,
   llama: Float64Array,
-  tolerance: number,
+  tolerance: Tolerance,
 ): VerifyCheck {
   let maxAbsProbDiff = 0;
-  for (let i = 0; i < engine.length; i++)
+  let maxAbsLogProbDiff = 0;
+  for (let i = 0; i < engine.length; i++) {
     maxAbsProbDiff = Math.max(maxAbsProbDiff, Math.abs(engine[i]! - llama[i]!));
+    if (engine[i]! > LOGPROB_FLOOR)
+      maxAbsLogProbDiff = Math.max(maxAbsLogProbDiff, Math.abs(Math.log(engine[i]!) - Math.log(llama[i]!)));
+  }
   const sameArgmax = argmax(engine) === argmax(llama);
-  const passed = maxAbsProbDiff <= tolerance && sameArgmax;
+  const passed = maxAbsProbDiff <= tolerance.prob && maxAbsLogProbDiff <= tolerance.logProb && sameArgmax;
   return {
     name,
     passed,
     maxAbsProbDiff,
+    maxAbsLogProbDiff,
     sameArgmax,
     tolerance,
-    detail: `max |Δp| ${maxAbsProbDiff.toExponential(2)} (tolerance ${tolerance.toExponential(0)}), same top token: ${sameArgmax ? 'yes' : 'no'}`,
+    detail: `max |Δp| ${maxAbsProbDiff.toExponential(2)} (≤ ${tolerance.prob.toExponential(0)}), max |Δ log p| ${maxAbsLogProbDiff.toExponential(2)} (≤ ${tolerance.logProb.toExponential(0)}), same top token: ${sameArgmax ? 'yes' : 'no'}`,
   };
 }
 
@@ -186,7 +211,7 @@ async function adapterChecks(
   r: VerifyRequest,
   model: Llama,
   names: [VerifyCheck['name'], VerifyCheck['name']],
-  tolerance: number,
+  tolerance: Tolerance,
 ): Promise<VerifyCheck[]> {
   const maxNew = r.maxNewTokens ?? 16;
   const session = await engineSession(
@@ -233,7 +258,7 @@ async function adapterChecks(
 }
 
 export async function verifyExport(r: VerifyRequest): Promise<VerifyCheck[]> {
-  const tolerance = r.tolerance ?? PROB_TOLERANCE;
+  const tolerance = r.tolerance ?? FP32_TOLERANCE;
   const llama = await getLlamaCpp();
   const model = await llama.loadModel({ modelPath: r.baseGguf, gpuLayers: 0 });
   try {
