@@ -12,7 +12,7 @@ import {
   type WrittenGguf,
   writeGguf,
 } from '../formats/gguf.js';
-import { SafetensorsReader } from '../formats/safetensors.js';
+import { type SafetensorsDtype, SafetensorsReader, toFloat32 } from '../formats/safetensors.js';
 import { readWeightsLayout } from '../formats/safetensors-index.js';
 import type { ModelConfig } from '../models/config.js';
 import { expectedTensors } from '../models/tensor-names.js';
@@ -62,6 +62,18 @@ export function llama3RopeFactors(c: ModelConfig): Float32Array | null {
     }
   }
   return out;
+}
+
+/** A tensor as float32; F32 bytes are viewed in place, not copied (peak memory: one tensor). */
+async function readValues(
+  r: SafetensorsReader,
+  name: string,
+  dtype: SafetensorsDtype,
+): Promise<Float32Array> {
+  const raw = await r.readBytes(name);
+  if (dtype === 'F32' && raw.byteOffset % 4 === 0)
+    return new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
+  return toFloat32(dtype, raw, `${r.path}: tensor "${name}"`);
 }
 
 export function hyperparameterKvs(c: ModelConfig, name: string, dtype: ExportDtype): GgufKv[] {
@@ -137,7 +149,7 @@ export async function writeModelGguf(o: ModelGgufOptions): Promise<WrittenGguf> 
         type: GGML_OF[dtype],
         ne: [...t.shape].reverse(),
         data: async () => {
-          let values = await (await reader(at.file)).readFloat32(t.name);
+          let values = await readValues(await reader(at.file), t.name, at.info.dtype);
           const pair = merges.get(t.name);
           if (pair) mergeLora(values, pair.A, pair.B, pair.out, pair.in, pair.r, pair.scale);
           const heads = o.permuteQk === false ? null : qkHeads(c, t.role.role);
