@@ -58,7 +58,12 @@ describe('tunesmith export', () => {
     expect(r.stdout).toMatch(/adapter_model\.safetensors/);
     const text = readFileSync(join(out, 'adapter_config.json'), 'utf8');
     expect(text).toMatch(/"lora_alpha": 16,/);
-    expect(JSON.parse(text)).toMatchObject({ r: 8, peft_type: 'LORA', inference_mode: true, base_model_name_or_path: model });
+    expect(JSON.parse(text)).toMatchObject({
+      r: 8,
+      peft_type: 'LORA',
+      inference_mode: true,
+      base_model_name_or_path: model,
+    });
     expect(readFileSync(join(out, 'adapter_model.safetensors'))).toEqual(
       readFileSync(join(adapter, 'adapter_model.safetensors')),
     );
