@@ -8,7 +8,9 @@ import { ExportError } from '../../main/core/export/errors.js';
 import { exportModel } from '../../main/core/export/export.js';
 import { GgmlType, readGguf } from '../../main/core/formats/gguf.js';
 import { writeSafetensors } from '../../main/core/formats/safetensors.js';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { openHome } from '../../main/core/home.js';
+import { openStore } from '../../main/core/store/index.js';
+import { REPO_ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { exportTestModel, trainTestAdapter } from '../helpers/export-model.js';
 
 describe('tunesmith export', () => {
@@ -139,5 +141,78 @@ describe('tunesmith export', () => {
     expect((err as ExportError).hint).toMatch(/Free some disk space/);
     expect(readdirSync(work).filter((f) => f.includes('.partial-'))).toEqual([]);
     expect(readFileSync(join(out, 'adapter.gguf'))).toEqual(before);
+  });
+});
+
+describe('tunesmith export RUN_ID', () => {
+  const work = tempDir('tunesmith-export-run-');
+  const model = join(work, 'model');
+  const homeDir = join(work, 'home');
+  const home = ['--home', homeDir];
+
+  beforeAll(async () => {
+    await exportTestModel('qwen2', model);
+    const train = runCli([
+      'train', ...home, '--model', model, '--data', join(REPO_ROOT, 'resources/samples/reference-sample.csv'),
+      '--preset', 'quick', '--backend', 'cpu', '--set', 'threads=1', '--set', 'maxLen=128', '--set', 'maxSteps=4',
+      '--set', 'checkpointEvery=2', '--set', 'evalEvery=2', '--set', 'samples=0', '--json',
+    ]); // biome-ignore format: flag/value pairs
+    expect(train.status, train.stderr).toBe(0);
+  });
+
+  it('exports a checkpoint of a run as an Ollama folder, verified, and records it', () => {
+    const out = join(work, 'ollama');
+    const r = runCli([
+      'export',
+      '1',
+      ...home,
+      '--checkpoint',
+      '2',
+      '--format',
+      'ollama',
+      '--dtype',
+      'f32',
+      '--out',
+      out,
+      '--verify',
+      '--json',
+    ]);
+    expect(r.status, r.stderr || r.stdout).toBe(0);
+    const result = JSON.parse(r.stdout) as {
+      verification: { passed: boolean; checks: Array<{ name: string }> };
+    };
+    expect(result.verification.checks.map((c) => c.name)).toEqual([
+      'base-probabilities',
+      'adapter-probabilities',
+      'adapter-generation',
+    ]);
+    expect(readdirSync(out).sort()).toEqual(['Modelfile', 'README.md', 'adapter.gguf', 'base.gguf']);
+    const store = openStore(openHome(homeDir).database);
+    try {
+      expect(store.exports.listForRun(1)).toMatchObject([
+        { kind: 'ollama', status: 'completed', path: out, meta: { step: 2 } },
+      ]);
+    } finally {
+      store.close();
+    }
+    const missing = runCli([
+      'export',
+      '1',
+      ...home,
+      '--checkpoint',
+      '3',
+      '--format',
+      'peft',
+      '--out',
+      join(work, 'p'),
+    ]);
+    expect(missing.stderr).toMatch(/no checkpoint "3"[\s\S]*2, 4/);
+  });
+
+  it('refuses when the base model changed since training', () => {
+    writeFileSync(join(model, 'config.json'), `${readFileSync(join(model, 'config.json'), 'utf8')}\n`);
+    const r = runCli(['export', '1', ...home, '--format', 'gguf-adapter', '--out', join(work, 'changed')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/changed since run 1 was trained/);
   });
 });
