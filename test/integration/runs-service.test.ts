@@ -1,5 +1,5 @@
 // Runs through RunService: a tiny qwen2 trained on the sample CSV in a real trainer process.
-import { existsSync, readdirSync, renameSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventName } from '../../main/api/contract.js';
@@ -183,6 +183,26 @@ describe('RunService', () => {
     } finally {
       renameSync(moved, model);
     }
+  });
+
+  it('refuses to resume on a model whose config changed since the run started', async () => {
+    const core = open({ TUNESMITH_TRAINER_FAULT: JSON.stringify({ checkpointFailsAtStep: 4 }) });
+    const copy = path.join(work, 'model-copy');
+    cpSync(model, copy, { recursive: true });
+    const { run } = await core.runs.create({
+      modelDir: copy,
+      dataFile: SAMPLE,
+      overrides: SETTINGS,
+      backend: 'cpu',
+    });
+    expect((await core.runs.start(run.id)).status).toBe('paused');
+    const configFile = path.join(copy, 'config.json');
+    const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(configFile, JSON.stringify({ ...config, rms_norm_eps: 1e-5 }));
+    const failed = await core.runs.resume(run.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error?.code).toBe('model-changed');
+    expect(failed.error?.message).toContain(copy);
   });
 
   it('marks a run left running by a dead process as interrupted when the service opens', async () => {

@@ -88,6 +88,7 @@ const show: CliCommand = {
       if (latest.loss !== null) io.out(`  loss         ${latest.loss.toFixed(4)}`);
       if (latest.evalLoss !== null) io.out(`  eval loss    ${latest.evalLoss.toFixed(4)}`);
       if (latest.stopRate !== null) io.out(`  stop rate    ${Math.round(latest.stopRate * 100)}%`);
+      for (const warning of definition.warnings) io.out(`  warning      ${warning.message}`);
       io.out(`  memory       about ${(definition.fit.totalBytes / 2 ** 20).toFixed(0)} MiB (estimate)`);
       for (const c of details.checkpoints) {
         io.out(

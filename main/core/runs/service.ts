@@ -293,6 +293,13 @@ export class RunService {
   start(runId: number): Promise<RunRow> {
     const run = this.#get(runId);
     if (this.#active.has(runId)) return this.#active.get(runId)!.done;
+    if (run.status === 'running') {
+      throw new RunError(
+        'already-running',
+        `Run ${runId} is already running in another process.`,
+        'Follow it with `tunesmith runs show ID`, or cancel it with `tunesmith runs cancel ID`.',
+      );
+    }
     if (run.status === 'completed' || run.status === 'cancelled') {
       throw new RunError(
         'run-finished',
