@@ -1,6 +1,7 @@
 // `tunesmith export`: a run's checkpoint (or a model folder + adapter folder) to PEFT, GGUF, a merged
 // model or an Ollama folder, optionally verified in llama.cpp. Run exports are recorded in the home
 // folder's database (store.exports).
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ExportError } from '../../core/export/errors.js';
 import {
@@ -8,6 +9,7 @@ import {
   type ExportFormat,
   type ExportResult,
   exportModel,
+  ollamaName,
 } from '../../core/export/export.js';
 import { EXPORT_DTYPES, type ExportDtype } from '../../core/export/tensor-math.js';
 import { resolveHome } from '../../core/home.js';
@@ -226,6 +228,13 @@ async function exportRun(
   }
 }
 
+function onPath(command: string): boolean {
+  const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
+  return (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .some((dir) => dir && exts.some((e) => existsSync(path.join(dir, command + e))));
+}
+
 function report(result: ExportResult, io: CliIo, json: boolean): void {
   if (json) {
     io.out(JSON.stringify(result, null, 2));
@@ -234,8 +243,12 @@ function report(result: ExportResult, io: CliIo, json: boolean): void {
   io.out(`Exported ${result.format} to ${result.outDir}:`);
   for (const f of result.files) io.out(`  ${path.basename(f.path)}  ${(f.bytes / 1e6).toFixed(2)} MB`);
   for (const n of result.notes) io.out(`Note: ${n}`);
-  if (result.format === 'ollama')
-    io.out(`Next: cd ${result.outDir} && ollama create NAME -f Modelfile (see README.md)`);
+  if (result.format === 'ollama') {
+    const name = ollamaName(path.basename(result.outDir));
+    io.out(`Next: ollama create ${name} -f ${path.join(result.outDir, 'Modelfile')}   (see README.md)`);
+    if (onPath('ollama'))
+      io.out(`Ollama is installed here: run the line above, then \`ollama run ${name}\`.`);
+  }
   if (result.verification) {
     io.out(`Verification in llama.cpp: ${result.verification.passed ? 'PASSED' : 'FAILED'}`);
     for (const c of result.verification.checks)

@@ -68,9 +68,9 @@ export interface ExportResult {
 // Rounding the weights moves probabilities; these bounds are for the stored precision.
 const TOLERANCE: Record<ExportDtype, Tolerance> = {
   f32: FP32_TOLERANCE,
-  f16: { prob: 2e-2, logProb: 0.1 },
-  bf16: { prob: 5e-2, logProb: 0.5 },
-  q8_0: { prob: 5e-2, logProb: 0.5 },
+  f16: { prob: 5e-3, logProb: 0.1 },
+  bf16: { prob: 2e-2, logProb: 0.5 },
+  q8_0: { prob: 2e-2, logProb: 0.5 },
 };
 
 function diskMessage(err: unknown, outDir: string): never {
@@ -241,6 +241,17 @@ async function exportInto(
       files.push(mf, readme);
       break;
     }
+  }
+  const window = config.slidingWindow;
+  if (
+    window !== null &&
+    window < config.maxPositionEmbeddings &&
+    req.format !== 'peft' &&
+    req.format !== 'hf-merged'
+  ) {
+    notes.push(
+      `The model was trained with a ${window}-token sliding window, which llama.cpp's ${ggufArch(config)} architecture does not apply: prompts longer than ${window} tokens see more context than in training.`,
+    );
   }
   return { format: req.format, outDir: dir, files: await Promise.all(files.map(fileEntry)), notes };
 }
