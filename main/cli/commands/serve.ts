@@ -61,6 +61,11 @@ export const serveCommand: CliCommand = {
     }
     io.out(`Tunesmith is serving ${homeDir}`);
     io.out(`Open: ${server.openUrl}`);
+    for (const run of services.runs.interruptedAtStart) {
+      io.err(
+        `Run ${run.id} (${run.name}) was interrupted; resume it from the app or \`tunesmith runs resume ${run.id}\`.`,
+      );
+    }
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);

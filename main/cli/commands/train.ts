@@ -92,6 +92,7 @@ export const trainCommand: CliCommand = {
           `Run ${run.id}: ${plan.totalSteps} steps (${plan.epochs.toFixed(1)} passes over ${plan.trainExamples} examples, ` +
             `${plan.evalExamples} for evaluation), about ${(fit.totalBytes / 2 ** 20).toFixed(0)} MiB of memory, on ${definition.backend}.`,
         );
+        io.err(`${PRESETS[definition.preset].title}: ${PRESETS[definition.preset].description}`);
         for (const warning of warnings) io.err(`Warning: ${warning.message}`);
       }
       return await followRun(core.runs, run.id, Boolean(values.json), io, () => core.runs.start(run.id));

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../../../main/core/models/config.js';
 import {
@@ -8,7 +11,7 @@ import {
   RunConfigError,
   sanityWarnings,
 } from '../../../main/core/runs/config.js';
-import { checkFit } from '../../../main/core/runs/fit.js';
+import { checkFit, modelContentHash } from '../../../main/core/runs/fit.js';
 
 describe('presets', () => {
   it('the reference recipe is the TRL script of shared/reference', () => {
@@ -126,5 +129,33 @@ describe('fit check', () => {
     expect(small.fits).toBe(false);
     expect(small.suggestions[0]).toMatch(/gradientCheckpointing=true/);
     expect(small.suggestions.at(-1)).toBe('a smaller model');
+  });
+});
+
+describe('model content hash', () => {
+  it('changes with config.json or a safetensors header, not with unrelated files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tunesmith-hash-'));
+    const header = (text: string) => {
+      const json = Buffer.from(text);
+      const size = Buffer.alloc(8);
+      size.writeBigUInt64LE(BigInt(json.length));
+      return Buffer.concat([size, json, Buffer.alloc(16)]);
+    };
+    writeFileSync(join(dir, 'config.json'), '{"a":1}');
+    writeFileSync(
+      join(dir, 'model.safetensors'),
+      header('{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'),
+    );
+    const first = modelContentHash(dir);
+    writeFileSync(join(dir, 'README.md'), 'notes');
+    expect(modelContentHash(dir)).toBe(first);
+    writeFileSync(
+      join(dir, 'model.safetensors'),
+      header('{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}'),
+    );
+    expect(modelContentHash(dir)).not.toBe(first);
+    expect(() => modelContentHash(join(dir, 'gone'))).toThrow(
+      /no config\.json \(was it moved or deleted\?\)/,
+    );
   });
 });
