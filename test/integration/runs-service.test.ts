@@ -205,6 +205,36 @@ describe('RunService', () => {
     expect(failed.error?.message).toContain(copy);
   });
 
+  it('closing the services stops the trainer and leaves the run interrupted, resumable', async () => {
+    const core = openCoreServices(
+      path.join(work, 'home'),
+      {},
+      {
+        trainerEnv: { TUNESMITH_TRAINER_FAULT: JSON.stringify({ slowMs: 200 }) },
+      },
+    );
+    const { run } = await core.runs.create({
+      modelDir: model,
+      dataFile: SAMPLE,
+      overrides: SETTINGS,
+      backend: 'cpu',
+    });
+    await new Promise<void>((resolve) => {
+      core.runs.subscribe((event) => {
+        if (event.runId === run.id && event.type === 'checkpoint') resolve();
+      });
+      void core.runs.start(run.id);
+    });
+    const pid = core.runs.trainerPid(run.id)!;
+    core.close();
+    const again = open();
+    const details = again.runs.get(run.id);
+    expect(details.interrupted).toBe(true);
+    expect(details.run.error?.message).toMatch(/Tunesmith closed.*step 4/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
   it('marks a run left running by a dead process as interrupted when the service opens', async () => {
     const core = open();
     const { run } = await core.runs.create({

@@ -468,7 +468,20 @@ export class RunService {
 
   /** Stops every trainer this service started (they checkpoint nothing: resume uses the last one). */
   close(): void {
-    for (const active of this.#active.values()) active.child.kill('SIGTERM');
+    for (const [runId, active] of this.#active) {
+      active.child.removeAllListeners();
+      active.writer.close();
+      if (!active.finalMessage) {
+        const last = this.#store.checkpoints.latest(runId);
+        this.#setStatus(runId, 'paused', {
+          code: 'interrupted',
+          message: `The run stopped when Tunesmith closed. ${last ? `The last good checkpoint is step ${last.step}.` : 'No checkpoint was saved yet.'}`,
+          hint: `Run \`tunesmith runs resume ${runId}\` to continue.`,
+        });
+      }
+      active.child.kill('SIGTERM');
+    }
+    this.#active.clear();
   }
 
   #onMessage(runId: number, active: ActiveRun, message: TrainerMessage): void {
