@@ -6,74 +6,21 @@
 // carrying that error is what interrupted means here.)
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SamplePrompt, TrainerJob, TrainerMessage } from '../../trainer/protocol.js';
-import { endTokenId } from '../data/audit.js';
-import { openAuditor } from '../data/check.js';
+import type { TrainerJob, TrainerMessage } from '../../trainer/protocol.js';
 import type { DatasetService } from '../data/datasets.js';
-import { createTemplate, type TemplateName } from '../data/template/index.js';
-import { prepareTokenFile, requireTokenFile, type TokenFile } from '../data/token-file.js';
-import { loadModelTokenizer } from '../data/tokenize.js';
-import { defaultTemplate, promptIds } from '../engine/generate.js';
-import { loadNative } from '../engine/native.js';
 import type { HomePaths } from '../home.js';
-import { readModelConfig } from '../models/config.js';
 import type { Store } from '../store/index.js';
 import type { CheckpointRow } from '../store/repos/checkpoints.js';
 import type { SeriesPoint } from '../store/repos/metrics.js';
 import type { MetricsWriter } from '../store/repos/metrics-writer.js';
 import type { RunRow } from '../store/repos/runs.js';
 import type { SampleRow } from '../store/repos/samples.js';
-import {
-  applyOverrides,
-  type Hyperparameters,
-  PRESETS,
-  type PresetName,
-  planTraining,
-  RunConfigError,
-  type RunWarning,
-  sanityWarnings,
-  type TrainingPlan,
-} from './config.js';
-import { checkFit, type FitCheck, fitError, modelContentHash } from './fit.js';
+import { PRESETS } from './config.js';
+import { type CreateRunRequest, defineRun, type RunDefinition, RunError } from './define.js';
 
-export interface CreateRunRequest {
-  modelDir: string;
-  /** A CSV/JSONL/Parquet file, imported as a new dataset version (or an existing version id). */
-  dataFile?: string;
-  evalFile?: string;
-  datasetVersionId?: number;
-  template?: TemplateName;
-  preset?: PresetName;
-  /** `key=value` settings over the preset. */
-  overrides?: readonly string[];
-  backend?: 'auto' | 'cpu' | 'cuda';
-  name?: string;
-  /** Memory the fit check compares with; default: free system memory (CPU) or GPU free memory. */
-  availableBytes?: number;
-}
-
-/** What a run stores as its config (runs.config). */
-export interface RunDefinition {
-  modelDir: string;
-  modelHash: string;
-  datasetVersionId: number;
-  split: { train: number; eval: number; source: 'eval-file' | 'split' | 'none' };
-  template: TemplateName;
-  preset: PresetName;
-  overrides: string[];
-  hyper: Hyperparameters;
-  plan: TrainingPlan;
-  backend: 'cpu' | 'cuda';
-  warnings: RunWarning[];
-  fit: { device: string; totalBytes: number; availableBytes: number; estimate: FitCheck['estimate'] };
-  trainTokenFile: string;
-  evalTokenFile: string | null;
-  samplePrompts: SamplePrompt[];
-  stopTokens: number[];
-}
+export { type CreateRunRequest, type RunDefinition, RunError };
 
 export interface CreatedRun {
   run: RunRow;
@@ -91,17 +38,6 @@ export interface RunDetails {
   latest: { step: number; loss: number | null; evalLoss: number | null; stopRate: number | null };
   checkpoints: CheckpointRow[];
   samples: SampleRow[];
-}
-
-export class RunError extends Error {
-  override readonly name = 'RunError';
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface RunServiceOptions {
@@ -177,108 +113,13 @@ export class RunService {
   }
 
   async create(request: CreateRunRequest): Promise<CreatedRun> {
-    const modelDir = path.resolve(request.modelDir);
-    const modelHash = modelContentHash(modelDir);
-    const config = await readModelConfig(modelDir);
-    const backend = this.#backend(request.backend ?? 'auto');
-
-    let versionId: number;
-    let splitSource: RunDefinition['split']['source'];
-    if (request.dataFile) {
-      const imported = await this.#datasets.importFile(
-        request.dataFile,
-        request.evalFile ? { evalFile: request.evalFile } : { splitRatio: 0.1, seed: 42 },
-      );
-      versionId = imported.version.id;
-      splitSource = request.evalFile ? 'eval-file' : 'split';
-    } else if (request.datasetVersionId !== undefined) {
-      versionId = request.datasetVersionId;
-      splitSource = 'split';
-    } else {
-      throw new RunError(
-        'no-data',
-        'A run needs data.',
-        'Pass --data FILE (and --eval FILE) or --dataset ID.',
-      );
-    }
-    this.#datasets.assertTrainable(versionId);
-    const rows = this.#versionRows(versionId);
-    const trainRows = rows.filter((r) => r.split !== 'eval');
-    const evalRows = rows.filter((r) => r.split === 'eval');
-    if (evalRows.length === 0) splitSource = 'none';
-
-    const preset = request.preset ?? 'quick';
-    const overrides = [...(request.overrides ?? [])];
-    const hyper = applyOverrides(PRESETS[preset].build(trainRows.length), overrides);
-
-    const tokenizer = loadModelTokenizer(modelDir);
-    const template = request.template ?? defaultTemplate(tokenizer);
-    const chat = createTemplate(template, tokenizer.context, tokenizer.specialTokens);
-    const tokenFile = async (split: 'train' | 'eval', selected: typeof rows) => {
-      const prepared = await prepareTokenFile({
-        cacheDir: this.#paths.cache,
-        key: {
-          dataset: `version:${versionId}:${split}`,
-          tokenizerHash: tokenizer.hash,
-          template,
-          maxLen: hyper.maxLen,
-          tooLong: 'exclude',
-        },
-        auditor: () => openAuditor(tokenizer, { template, maxLen: hyper.maxLen, tooLong: 'exclude' }),
-        examples: () => selected.map((r) => ({ ordinal: r.ordinal, messages: r.messages })),
-      });
-      return { file: requireTokenFile(prepared), report: prepared.report };
-    };
-    const train = await tokenFile('train', trainRows);
-    const evaluation: { file: TokenFile; report: unknown } | null = evalRows.length
-      ? await tokenFile('eval', evalRows)
-      : null;
-
-    const plan = planTraining(hyper, train.file.examples, evaluation?.file.examples ?? 0);
-    const warnings = sanityWarnings(hyper, plan, {
-      longest: train.report.longest,
-      overMaxLen: train.report.excluded,
-      total: train.report.examples,
-    });
-    const available = request.availableBytes ?? this.#availableBytes(backend);
-    const fit = checkFit(config, hyper, backend, available);
-    if (!fit.fits) throw fitError(fit);
-
-    const stopTokens = [endTokenId(tokenizer, chat)];
-    const promptSource = evalRows.length ? evalRows : trainRows;
-    const samplePrompts: SamplePrompt[] = promptSource.slice(0, hyper.samples).map((r) => {
-      const firstReply = r.messages.findIndex((m) => m.role === 'assistant');
-      const before = r.messages.slice(0, firstReply < 0 ? r.messages.length : firstReply);
-      const question = before.filter((m) => m.role === 'user').at(-1)?.content ?? '';
-      return { text: question, ids: Array.from(promptIds(tokenizer, chat, before as never)) };
-    });
-
-    const definition: RunDefinition = {
-      modelDir,
-      modelHash,
-      datasetVersionId: versionId,
-      split: { train: train.file.examples, eval: evaluation?.file.examples ?? 0, source: splitSource },
-      template,
-      preset,
-      overrides,
-      hyper,
-      plan,
-      backend,
-      warnings,
-      fit: {
-        device: fit.device,
-        totalBytes: fit.estimate.total,
-        availableBytes: fit.availableBytes,
-        estimate: fit.estimate,
-      },
-      trainTokenFile: train.file.path,
-      evalTokenFile: evaluation?.file.path ?? null,
-      samplePrompts,
-      stopTokens,
-    };
+    const definition = await defineRun(
+      { store: this.#store, datasets: this.#datasets, cacheDir: this.#paths.cache },
+      request,
+    );
     const run = this.#store.runs.create({
-      name: request.name ?? `${path.basename(modelDir)} · ${PRESETS[preset].title}`,
-      datasetVersionId: versionId,
+      name: request.name ?? `${path.basename(definition.modelDir)} · ${PRESETS[definition.preset].title}`,
+      datasetVersionId: definition.datasetVersionId,
       config: definition as unknown as Record<string, unknown>,
     });
     mkdirSync(this.runDir(run.id), { recursive: true });
@@ -626,35 +467,6 @@ export class RunService {
         'Run `tunesmith runs list` to see the runs.',
       );
     return run;
-  }
-
-  #versionRows(versionId: number) {
-    const rows = [];
-    for (let offset = 0; ; offset += 500) {
-      const page = this.#store.datasets.getVersionExamples(versionId, { offset, limit: 500 });
-      rows.push(...page);
-      if (page.length < 500) return rows;
-    }
-  }
-
-  #backend(choice: 'auto' | 'cpu' | 'cuda'): 'cpu' | 'cuda' {
-    if (choice === 'cpu') return 'cpu';
-    const probe = loadNative().probe();
-    if (probe.backends.includes('cuda')) return 'cuda';
-    if (choice === 'cuda') {
-      throw new RunConfigError(
-        'no-cuda',
-        `CUDA cannot be used: ${probe.error ?? 'no GPU found'}.`,
-        'Use --backend cpu or auto.',
-      );
-    }
-    return 'cpu';
-  }
-
-  #availableBytes(backend: 'cpu' | 'cuda'): number {
-    if (backend === 'cpu') return os.freemem();
-    const device = loadNative().probe().devices[0];
-    return device?.freeMemoryBytes ?? 0;
   }
 
   /** Runs the database says are running but whose trainer process is gone: paused, interrupted. */
