@@ -71,6 +71,43 @@ describe('tunesmith export', () => {
     );
   });
 
+  it('writes the Modelfile TEMPLATE of the template the adapter was trained with', () => {
+    const ollama = (template: string) => {
+      const out = join(work, `ollama-${template}`);
+      const r = runCli([
+        'export',
+        '--model',
+        model,
+        '--adapter',
+        adapter,
+        '--format',
+        'ollama',
+        '--template',
+        template,
+        '--out',
+        out,
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(join(out, 'Modelfile'), 'utf8');
+    };
+    const alpaca = ollama('alpaca');
+    expect(alpaca).toMatch(/### Instruction:/);
+    expect(alpaca).not.toMatch(/<\|im_start\|>/);
+    expect(ollama('chatml')).toMatch(/<\|im_start\|>/);
+    const bad = runCli([
+      'export',
+      '--model',
+      model,
+      '--format',
+      'ollama',
+      '--template',
+      'vicuna',
+      '--out',
+      join(work, 'x'),
+    ]);
+    expect(bad.status).toBe(2);
+  });
+
   it('refuses an existing --out folder, and replaces it with --force', () => {
     const out = join(work, 'peft-again');
     const args = ['export', '--model', model, '--adapter', adapter, '--format', 'gguf-adapter', '--out', out];

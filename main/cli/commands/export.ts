@@ -3,6 +3,7 @@
 // folder's database (store.exports).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { isTemplateName, TEMPLATE_NAMES } from '../../core/data/template/index.js';
 import { ExportError } from '../../core/export/errors.js';
 import {
   EXPORT_FORMATS,
@@ -38,6 +39,8 @@ export const exportCommand: CliCommand = {
     '  --dtype f32|f16|bf16|q8_0 how GGUF model weights are stored (default f16; adapters f32 or f16)',
     '  --ollama-from NAME        Ollama: FROM this Ollama model instead of writing the base GGUF',
     '  --name NAME               the model name in GGUF metadata and the Ollama README',
+    `  --template NAME           with --adapter: the template it was trained with (${TEMPLATE_NAMES.join('|')};`,
+    "                            default: the model's own, else chatml). A run's export uses the run's.",
     '  --verify                  load the result in llama.cpp and compare it with the engine',
     '  --force                   replace --out if it exists',
     '  --json                    print the result as JSON',
@@ -53,6 +56,7 @@ export const exportCommand: CliCommand = {
         dtype: { type: 'string' },
         out: { type: 'string' },
         name: { type: 'string' },
+        template: { type: 'string' },
         'ollama-from': { type: 'string' },
         verify: { type: 'boolean' },
         force: { type: 'boolean' },
@@ -68,9 +72,14 @@ export const exportCommand: CliCommand = {
       throw new UsageError(`--dtype must be one of ${EXPORT_DTYPES.join(', ')}.`);
     }
     if (!values.out) throw new UsageError('--out DIR is required: the folder the export is written to.');
+    if (values.template !== undefined && !isTemplateName(values.template)) {
+      throw new UsageError(`--template must be one of ${TEMPLATE_NAMES.join(', ')}.`);
+    }
     const runArg = positionals[0];
-    if (runArg !== undefined && (values.model || values.adapter)) {
-      throw new UsageError('Give either a RUN_ID or --model/--adapter, not both.');
+    if (runArg !== undefined && (values.model || values.adapter || values.template)) {
+      throw new UsageError(
+        'Give either a RUN_ID or --model/--adapter/--template, not both: a run knows its template.',
+      );
     }
     if (runArg === undefined && !values.model) {
       throw new UsageError(
@@ -96,6 +105,7 @@ export const exportCommand: CliCommand = {
           ...request,
           modelDir: values.model!,
           ...(values.adapter ? { adapterDir: values.adapter } : {}),
+          ...(values.template && isTemplateName(values.template) ? { template: values.template } : {}),
         });
       } else {
         result = await exportRun(runArg, values.checkpoint, values.home, request);
@@ -202,6 +212,8 @@ async function exportRun(
     try {
       const result = await exportModel({
         ...request,
+        // The Modelfile and the verification must use the template the run trained with.
+        template: details.definition.template,
         modelDir,
         adapterDir: path.join(checkpoint.path, 'adapter'),
       });

@@ -7,7 +7,7 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { endTokenId } from '../data/audit.js';
-import { createTemplate } from '../data/template/index.js';
+import { createTemplate, type TemplateName } from '../data/template/index.js';
 import { loadModelTokenizer } from '../data/tokenize.js';
 import { defaultTemplate, promptIds } from '../engine/generate.js';
 import type { GgufWriteOptions } from '../formats/gguf.js';
@@ -45,6 +45,8 @@ export interface ExportRequest {
   verify?: boolean;
   /** Model name in GGUF metadata and the Ollama README. */
   name?: string;
+  /** The chat template the adapter was trained with (a run's); default: the model's own, else ChatML. */
+  template?: TemplateName;
   /** Ollama: FROM this Ollama model instead of our base GGUF. */
   ollamaFrom?: string;
   /** Test seam for GGUF writes (disk-full simulation). */
@@ -196,7 +198,11 @@ async function exportInto(
       break;
     case 'ollama': {
       const model = loadModelTokenizer(req.modelDir);
-      const template = createTemplate(defaultTemplate(model), model.context, model.specialTokens);
+      const template = createTemplate(
+        req.template ?? defaultTemplate(model),
+        model.context,
+        model.specialTokens,
+      );
       const stop = [
         template.endOfTurn,
         ...(model.context.eosToken && model.context.eosToken !== template.endOfTurn
@@ -345,7 +351,7 @@ async function verify(
   result: ExportResult,
 ): Promise<{ passed: boolean; checks: VerifyCheck[] }> {
   const model = loadModelTokenizer(req.modelDir);
-  const template = createTemplate(defaultTemplate(model), model.context, model.specialTokens);
+  const template = createTemplate(req.template ?? defaultTemplate(model), model.context, model.specialTokens);
   const prompt = promptIds(model, template, [{ role: 'user', content: 'Hello! What can you do?' }]);
   const stopTokens = [endTokenId(model, template)];
   const eos = model.context.eosToken ? model.tokenizer.token_to_id(model.context.eosToken) : undefined;
