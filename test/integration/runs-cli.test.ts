@@ -1,5 +1,6 @@
 // `tunesmith train` and `tunesmith runs …` through the built CLI (build first: npx tsc -p tsconfig.node.json).
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, REPO_ROOT, runCli, tempDir } from '../helpers/cli.js';
@@ -148,8 +149,18 @@ describe('tunesmith train / runs', () => {
       evalLossLast: number;
       before: string;
       after: string;
+      ollamaFolder: string;
+      verification: { passed: boolean; checks: Array<{ name: string; passed: boolean }> } | null;
     };
     expect(summary.type).toBe('demo');
+    // It ends with an Ollama folder that llama.cpp agrees with (issue 7's "done when").
+    expect(existsSync(path.join(summary.ollamaFolder, 'Modelfile'))).toBe(true);
+    expect(summary.verification?.passed).toBe(true);
+    expect(summary.verification?.checks.map((c) => c.name)).toEqual([
+      'base-probabilities',
+      'adapter-probabilities',
+      'adapter-generation',
+    ]);
     expect(summary.lossLast).toBeLessThan(summary.lossFirst);
     expect(summary.evalLossLast).toBeLessThan(summary.evalLossFirst);
     expect(summary.after).not.toBe(summary.before);

@@ -5,11 +5,14 @@
 // (data → training → adapter → generation), not a useful model.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { TemplateName } from '../../core/data/template/index.js';
 import { generateReply } from '../../core/engine/generate.js';
+import type { ExportError } from '../../core/export/errors.js';
+import { type ExportResult, exportModel } from '../../core/export/export.js';
 import { resolveHome } from '../../core/home.js';
 import { createTinyModel } from '../../core/models/tiny.js';
 import { packageRoot } from '../../core/package-info.js';
-import { openCoreServices } from '../../core/services.js';
+import { type CoreServices, openCoreServices } from '../../core/services.js';
 import { parseCommandArgs } from '../args.js';
 import type { CliCommand } from '../types.js';
 import { followRun } from './train.js';
@@ -89,6 +92,14 @@ export const demoCommand: CliCommand = {
       const evalLoss = core.runs.series(run.id, 'eval_loss').map((p) => p.value);
       const adapter = path.join(core.runs.get(run.id).checkpoints.at(-1)!.path, 'adapter');
       const after = await ask(adapter);
+      const exported = await exportDemo(core, {
+        runId: run.id,
+        checkpointId: core.runs.get(run.id).checkpoints.at(-1)!.id,
+        modelDir,
+        adapter,
+        template: definition.template,
+        onProgress: values.json ? undefined : (m) => io.err(`${m}…`),
+      });
       const seconds = (performance.now() - started) / 1000;
       const summary = {
         runId: run.id,
@@ -101,11 +112,13 @@ export const demoCommand: CliCommand = {
         question,
         before: before.text,
         after: after.text,
+        ollamaFolder: exported.outDir,
+        verification: exported.verification ?? null,
         seconds,
       };
       if (values.json) {
         io.out(JSON.stringify({ type: 'demo', ...summary }));
-        return 0;
+        return exported.verification && !exported.verification.passed ? 1 : 0;
       }
       io.out(`Loss: ${loss[0]?.toFixed(3)} at the first step → ${loss.at(-1)?.toFixed(3)} at the last`);
       io.out(`Eval loss (examples it never trained on): ${evalLoss.map((v) => v.toFixed(3)).join(' → ')}`);
@@ -113,11 +126,81 @@ export const demoCommand: CliCommand = {
       io.out(`  before training: ${JSON.stringify(before.text)}`);
       io.out(`  after training:  ${JSON.stringify(after.text)}`);
       io.out(`Adapter: ${adapter}`);
+      io.out(
+        `Ollama folder: ${exported.outDir}  (ollama create tunesmith-demo -f ${path.join(exported.outDir, 'Modelfile')})`,
+      );
+      if (exported.verification) {
+        io.out(
+          `Verified in llama.cpp: ${exported.verification.passed ? 'passed' : 'FAILED'} (${exported.verification.checks
+            .map((c) => `${c.name} ${c.passed ? 'ok' : 'failed'}`)
+            .join(', ')})`,
+        );
+      } else {
+        io.out(`Not verified in llama.cpp: ${exported.verifySkipped}`);
+      }
       io.out(`Done in ${seconds.toFixed(0)} s. Train on your own data with:`);
       io.out('  tunesmith train --model <model folder> --data <your examples.csv>');
-      return 0;
+      return exported.verification && !exported.verification.passed ? 1 : 0;
     } finally {
       core.close();
     }
   },
 };
+
+interface DemoExport {
+  runId: number;
+  checkpointId: number;
+  modelDir: string;
+  adapter: string;
+  template: TemplateName;
+  onProgress: ((message: string) => void) | undefined;
+}
+
+/**
+ * The demo's last step: an Ollama folder from the run's checkpoint, recorded in the database and
+ * verified in llama.cpp where the verifier is installed (a development checkout; not the packaged app).
+ */
+async function exportDemo(
+  core: CoreServices,
+  o: DemoExport,
+): Promise<ExportResult & { verifySkipped?: string }> {
+  const outDir = path.join(core.paths.exports, `demo-run-${o.runId}`);
+  const row = core.store.exports.create({
+    runId: o.runId,
+    checkpointId: o.checkpointId,
+    kind: 'ollama',
+    path: outDir,
+    meta: {},
+  });
+  const request = {
+    modelDir: o.modelDir,
+    adapterDir: o.adapter,
+    format: 'ollama' as const,
+    outDir,
+    force: true,
+    name: 'tunesmith-demo',
+    template: o.template,
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  };
+  try {
+    let result: ExportResult & { verifySkipped?: string };
+    try {
+      result = await exportModel({ ...request, verify: true });
+    } catch (err) {
+      if ((err as ExportError).code !== 'verify-unavailable') throw err;
+      result = { ...(await exportModel(request)), verifySkipped: (err as ExportError).message };
+    }
+    core.store.exports.finish(row.id, {
+      status: 'completed',
+      meta: { files: result.files, ...(result.verification ? { verification: result.verification } : {}) },
+    });
+    return result;
+  } catch (err) {
+    const e = err as ExportError;
+    core.store.exports.finish(row.id, {
+      status: 'failed',
+      error: { code: e.code ?? 'export-failed', message: e.message },
+    });
+    throw err;
+  }
+}
