@@ -1,6 +1,7 @@
 // The messages between a run's parent (RunService, which owns SQLite) and its trainer process (which
 // owns the engine and writes checkpoint files). The job travels in the first message; after that the
 // trainer only reports, and the parent only asks it to pause or cancel.
+import type { TrainerEvent } from '../api/contract/runs.js';
 import type { Hyperparameters } from '../core/runs/config.js';
 
 export interface SamplePrompt {
@@ -47,26 +48,4 @@ export interface CheckpointMeta {
 
 export type ParentMessage = { type: 'start'; job: TrainerJob } | { type: 'pause' } | { type: 'cancel' };
 
-export type TrainerMessage =
-  | { type: 'started'; backend: string; device: string; threads: number; fromStep: number }
-  | {
-      type: 'step';
-      step: number;
-      totalSteps: number;
-      loss: number;
-      lr: number;
-      gradNorm: number;
-      trainedTokens: number;
-      tokensPerSecond: number;
-      etaSeconds: number;
-      memoryBytes: number;
-      epoch: number;
-    }
-  | { type: 'eval'; step: number; loss: number | null; stopRate: number | null }
-  | { type: 'sample'; step: number; prompt: string; output: string; stopped: boolean }
-  | { type: 'checkpoint'; step: number; path: string; sizeBytes: number; evalLoss: number | null }
-  | { type: 'warning'; code: string; message: string }
-  | { type: 'paused'; step: number; reason: 'requested' | 'disk-full'; message?: string }
-  | { type: 'cancelled'; step: number }
-  | { type: 'completed'; step: number }
-  | { type: 'failed'; code: string; message: string; hint?: string };
+export type TrainerMessage = TrainerEvent;

@@ -60,7 +60,8 @@ export interface MetricSeriesPoint {
   at: number;
 }
 
-export type RunEventPayload = { runId: number } & (
+/** What a trainer process reports; main/trainer/protocol.ts sends exactly these. */
+export type TrainerEvent =
   | { type: 'started'; backend: string; device: string; threads: number; fromStep: number }
   | {
       type: 'step';
@@ -82,9 +83,9 @@ export type RunEventPayload = { runId: number } & (
   | { type: 'paused'; step: number; reason: 'requested' | 'disk-full'; message?: string }
   | { type: 'cancelled'; step: number }
   | { type: 'completed'; step: number }
-  | { type: 'failed'; code: string; message: string; hint?: string }
-  | { type: 'status'; run: RunSummary }
-);
+  | { type: 'failed'; code: string; message: string; hint?: string };
+
+export type RunEventPayload = { runId: number } & (TrainerEvent | { type: 'status'; run: RunSummary });
 
 export const runDetailCommands = {
   'runs.create': command<{ run: RunSummary; definition: RunDefinitionInfo }>()(
