@@ -36,3 +36,12 @@ export function parsePort(value: string | undefined, fallback: number): number {
   }
   return port;
 }
+
+/** The one positional argument a command takes (a folder, a file, a model id), or a usage error. */
+export function onePositional(positionals: string[], what: string, command: string): string {
+  const [value, ...extra] = positionals;
+  if (!value || extra.length > 0) {
+    throw new UsageError(`Give exactly one ${what}.\nRun \`tunesmith ${command} --help\` for the options.`);
+  }
+  return value;
+}

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { ImportProgress } from '../../../core/data/datasets.js';
 import { resolveHome } from '../../../core/home.js';
 import { openCoreServices } from '../../../core/services.js';
-import { parseCommandArgs, UsageError } from '../../args.js';
+import { onePositional, parseCommandArgs, UsageError } from '../../args.js';
 import type { CliCommand } from '../../types.js';
 import { formatReport, formatSplit } from './format.js';
 
@@ -43,12 +43,7 @@ export const dataImportCommand: CliCommand = {
       },
       'data import',
     );
-    const [file, ...extra] = positionals;
-    if (!file || extra.length) {
-      throw new UsageError(
-        'Give exactly one file to import.\nRun `tunesmith data import --help` for the options.',
-      );
-    }
+    const file = onePositional(positionals, 'file to import', 'data import');
     const splitRatio = values.split === undefined ? undefined : Number(values.split);
     if (splitRatio !== undefined && !(splitRatio > 0 && splitRatio < 1)) {
       throw new UsageError(`--split must be a number between 0 and 1, e.g. 0.1, not "${values.split}".`);

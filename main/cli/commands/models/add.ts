@@ -1,7 +1,7 @@
 // `tunesmith models add DIR [--json]`: register a model folder you already have.
 import { resolveHome } from '../../../core/home.js';
 import { openCoreServices } from '../../../core/services.js';
-import { parseCommandArgs, UsageError } from '../../args.js';
+import { onePositional, parseCommandArgs } from '../../args.js';
 import type { CliCommand } from '../../types.js';
 import { formatCount } from './inspect.js';
 import { formatBytes } from './list.js';
@@ -22,12 +22,7 @@ export const addCommand: CliCommand = {
   ].join('\n'),
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } }, NAME);
-    const [dir, ...extra] = positionals;
-    if (dir === undefined || extra.length > 0) {
-      throw new UsageError(
-        `Give exactly one model folder.\nRun \`tunesmith ${NAME} --help\` for the options.`,
-      );
-    }
+    const dir = onePositional(positionals, 'model folder', NAME);
     const services = openCoreServices(resolveHome(values.home));
     try {
       const { model, warnings } = await services.models.add(dir);

@@ -5,7 +5,7 @@ import { resolveHome } from '../../../core/home.js';
 import type { ProgressSnapshot } from '../../../core/models/hub/progress.js';
 import { resolveHubEndpoint, resolveHubToken } from '../../../core/models/hub/token.js';
 import { openCoreServices } from '../../../core/services.js';
-import { parseCommandArgs, UsageError } from '../../args.js';
+import { onePositional, parseCommandArgs } from '../../args.js';
 import type { CliCommand } from '../../types.js';
 import { formatBytes } from './list.js';
 
@@ -39,12 +39,7 @@ export const downloadCommand: CliCommand = {
       },
       NAME,
     );
-    const [repoId, ...extra] = positionals;
-    if (repoId === undefined || extra.length > 0) {
-      throw new UsageError(
-        `Give exactly one model id, e.g. Qwen/Qwen2.5-0.5B-Instruct.\nRun \`tunesmith ${NAME} --help\` for the options.`,
-      );
-    }
+    const repoId = onePositional(positionals, 'model id, e.g. Qwen/Qwen2.5-0.5B-Instruct', NAME);
     const { token, source } = resolveHubToken(
       values['token-env'] !== undefined ? { tokenEnv: values['token-env'] } : {},
     );

@@ -1,6 +1,6 @@
 // `tunesmith models inspect DIR [--json]`: what a model folder is and whether the engine can load it.
 import { inspectModelFolder, type ModelInspection } from '../../../core/models/inspect.js';
-import { parseCommandArgs, UsageError } from '../../args.js';
+import { onePositional, parseCommandArgs } from '../../args.js';
 import type { CliCommand } from '../../types.js';
 
 const NAME = 'models inspect';
@@ -19,12 +19,7 @@ export const inspectCommand: CliCommand = {
   ].join('\n'),
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } }, NAME);
-    const [dir, ...extra] = positionals;
-    if (dir === undefined || extra.length > 0) {
-      throw new UsageError(
-        `Give exactly one model folder.\nRun \`tunesmith ${NAME} --help\` for the options.`,
-      );
-    }
+    const dir = onePositional(positionals, 'model folder', NAME);
     const report = await inspectModelFolder(dir);
     io.out(values.json ? JSON.stringify(report, null, 2) : formatInspection(report));
     return report.ok ? 0 : 1;
