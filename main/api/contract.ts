@@ -2,14 +2,18 @@
 // response; events are pushed. Both transports (Electron IPC, HTTP + WebSocket) carry exactly this.
 // Safe to import from the renderer: no Node types here.
 import type { z } from 'zod';
+import { type ChatEvents, chatCommands } from './contract/chat.js';
 import { datasetDetailCommands } from './contract/datasets.js';
 import type { ApiError, ApiResult, CommandDef } from './contract/define.js';
+import { type ExportEvents, exportDetailCommands } from './contract/exports.js';
 import { datasetCommands, exportCommands, runCommands } from './contract/library.js';
 import { type ModelEvents, modelCommands } from './contract/models.js';
 import { type RunEvents, runDetailCommands } from './contract/runs.js';
 import { type SystemEvents, systemCommands } from './contract/system.js';
 
+export type * from './contract/chat.js';
 export type * from './contract/datasets.js';
+export type * from './contract/exports.js';
 export type * from './contract/library.js';
 export type * from './contract/models.js';
 export type * from './contract/runs.js';
@@ -24,6 +28,8 @@ export const commands = {
   ...runCommands,
   ...runDetailCommands,
   ...exportCommands,
+  ...exportDetailCommands,
+  ...chatCommands,
 } as const;
 
 export type Commands = typeof commands;
@@ -39,7 +45,7 @@ export type ParsedInput<N extends CommandName> =
 export type CommandOutput<N extends CommandName> =
   DefOf<N> extends CommandDef<z.ZodType, infer O> ? O : never;
 
-export type Events = SystemEvents & ModelEvents & RunEvents;
+export type Events = SystemEvents & ModelEvents & RunEvents & ChatEvents & ExportEvents;
 export type EventName = keyof Events;
 
 export function isCommandName(name: string): name is CommandName {

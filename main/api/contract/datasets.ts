@@ -97,6 +97,44 @@ export interface DatasetEditResult {
   report: ValidationReport;
 }
 
+export interface DatasetPreviewSpan {
+  text: string;
+  /** The model learns to produce these tokens (the assistant's reply and its end token). */
+  trained: boolean;
+  /** A special token (e.g. `<|im_end|>`), shown as a visible marker. */
+  special?: boolean;
+}
+
+/** One example rendered exactly as training will see it. */
+export interface DatasetPreview {
+  ordinal: number;
+  template: string;
+  /** The end-of-turn token that ends each trained reply, e.g. `<|im_end|>`. */
+  endToken: string;
+  tokens: number;
+  trainedTokens: number;
+  maxLen: number;
+  /** False when training will skip or cut this example (see `problem`). */
+  trainedInRun: boolean;
+  problem: string | null;
+  spans: DatasetPreviewSpan[];
+}
+
+/** Token lengths of a version's examples under a model's tokenizer and template. */
+export interface DatasetLengths {
+  template: string;
+  maxLen: number;
+  count: number;
+  min: number;
+  median: number;
+  p95: number;
+  max: number;
+  /** Examples longer than maxLen. */
+  overMaxLen: number;
+  /** Equal-width bins from 0 up to at least max(maxLen, max). */
+  bins: { from: number; to: number; count: number }[];
+}
+
 const id = z.number().int().min(1);
 const ordinal = z.number().int().min(0);
 const messages = z.array(z.object({ role: z.string(), content: z.string() }).strict());
@@ -128,12 +166,68 @@ export const datasetDetailCommands = {
         message: 'give exactly one of versionId and datasetId',
       }),
   ),
+  /**
+   * A page of examples. With `search` and/or `onlyIssues` the page is taken from the matching
+   * examples (in order), and `total` counts the matches.
+   */
   'datasets.examples': command<DatasetExamplesPage>()(
     z
       .object({
         versionId: id,
         offset: ordinal.default(0),
         limit: z.number().int().min(1).max(500).default(50),
+        /** Case-insensitive text anywhere in the example's turns. */
+        search: z.string().min(1).max(500).optional(),
+        /** Only examples with at least one validation issue (errors or warnings). */
+        onlyIssues: z.boolean().optional(),
+      })
+      .strict(),
+  ),
+  /**
+   * Import a file sent by the client (drag-and-drop in a browser, where there is no path). The
+   * server keeps the file under <home>/uploads and imports it like `datasets.import`.
+   */
+  'datasets.upload': command<DatasetImportResult>()(
+    z
+      .object({
+        fileName: z
+          .string()
+          .min(1)
+          .max(255)
+          .regex(/^[^/\\]+$/, 'a file name, not a path'),
+        /** The file's bytes: text as is (`utf8`), or any file as `base64` (Parquet). */
+        content: z.string(),
+        encoding: z.enum(['utf8', 'base64']).default('utf8'),
+        name: z.string().optional(),
+        datasetId: id.optional(),
+        map: z.string().optional(),
+        splitRatio: z.number().gt(0).lt(1).optional(),
+        seed: z.number().int().optional(),
+      })
+      .strict(),
+  ),
+  /** One example rendered with a model's tokenizer and a template, trained tokens marked. */
+  'datasets.preview': command<DatasetPreview>()(
+    z
+      .object({
+        versionId: id,
+        ordinal,
+        modelDir: z.string().min(1),
+        /** Default: the model's own chat template when it has one, else ChatML. */
+        template: z.enum(['chatml', 'model', 'llama3', 'mistral', 'alpaca']).optional(),
+        maxLen: z.number().int().min(16).max(131_072).default(4096),
+      })
+      .strict(),
+  ),
+  /** The token-length histogram of a version (for the data step and the max length setting). */
+  'datasets.lengths': command<DatasetLengths>()(
+    z
+      .object({
+        versionId: id,
+        modelDir: z.string().min(1),
+        template: z.enum(['chatml', 'model', 'llama3', 'mistral', 'alpaca']).optional(),
+        maxLen: z.number().int().min(16).max(131_072).default(4096),
+        bins: z.number().int().min(5).max(200).default(40),
       })
       .strict(),
   ),

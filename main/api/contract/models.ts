@@ -91,6 +91,11 @@ export const modelCommands = {
       .strict(),
   ),
   'models.cancelDownload': command<{ cancelled: boolean }>()(z.object({ repoId }).strict()),
+  /**
+   * The built-in demo model (tiny, random weights, a real Qwen tokenizer): made under
+   * <home>/models/demo on first use and added to the library; the existing one afterwards.
+   */
+  'models.createDemo': command<ModelSummary>()(z.object({}).strict().default({})),
 };
 
 export interface ModelEvents {

@@ -87,19 +87,68 @@ export type TrainerEvent =
 
 export type RunEventPayload = { runId: number } & (TrainerEvent | { type: 'status'; run: RunSummary });
 
+/** What `runs.plan` adds to a definition: how long it should take, from this machine's speed. */
+export interface RunPlanInfo {
+  definition: RunDefinitionInfo;
+  estimate: {
+    /** Tokens the run will train on (all epochs). */
+    trainedTokens: number;
+    /** Expected training speed on the chosen backend. */
+    tokensPerSecond: number;
+    seconds: number;
+    /** How the speed was obtained, e.g. "measured in run 12" or "rough figure for this CPU". */
+    basis: string;
+  };
+}
+
+/** One fixed eval prompt answered by several checkpoints of a run (or the base model). */
+export interface CheckpointComparison {
+  prompts: string[];
+  columns: {
+    /** `base` is the model without the adapter. */
+    checkpoint: { id: number; step: number; evalLoss: number | null } | 'base';
+    replies: { text: string; stopped: boolean; tokens: number }[];
+    /** Share of replies that ended with the end-of-turn token. */
+    stopRate: number;
+    meanReplyTokens: number;
+  }[];
+}
+
+const runRequest = z
+  .object({
+    modelDir: z.string().min(1),
+    dataFile: z.string().min(1).optional(),
+    evalFile: z.string().min(1).optional(),
+    datasetVersionId: z.number().int().min(1).optional(),
+    template: z.enum(['chatml', 'model', 'llama3', 'mistral', 'alpaca']).optional(),
+    preset: z.enum(['reference', 'quick', 'thorough']).default('quick'),
+    overrides: z.array(z.string()).default([]),
+    backend: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+    name: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
 export const runDetailCommands = {
-  'runs.create': command<{ run: RunSummary; definition: RunDefinitionInfo }>()(
+  /**
+   * Everything `runs.create` would store (settings, plan, warnings, fit) and a time estimate,
+   * without storing anything: the settings form calls it as values change. A run that cannot fit
+   * or cannot start is an error with the reason and what to change.
+   */
+  'runs.plan': command<RunPlanInfo>()(runRequest),
+  'runs.create': command<{ run: RunSummary; definition: RunDefinitionInfo }>()(runRequest),
+  /** Answer the run's fixed eval prompts with each chosen checkpoint (greedy), side by side. */
+  'runs.compare': command<CheckpointComparison>()(
     z
       .object({
-        modelDir: z.string().min(1),
-        dataFile: z.string().min(1).optional(),
-        evalFile: z.string().min(1).optional(),
-        datasetVersionId: z.number().int().min(1).optional(),
-        template: z.enum(['chatml', 'model', 'llama3', 'mistral', 'alpaca']).optional(),
-        preset: z.enum(['reference', 'quick', 'thorough']).default('quick'),
-        overrides: z.array(z.string()).default([]),
-        backend: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
-        name: z.string().min(1).max(200).optional(),
+        runId,
+        /** Checkpoint ids; `base` adds the model without the adapter. */
+        checkpoints: z
+          .array(z.union([z.number().int().min(1), z.literal('base')]))
+          .min(1)
+          .max(8),
+        /** Default: the run's fixed eval prompts. */
+        prompts: z.array(z.string().min(1)).min(1).max(16).optional(),
+        maxNewTokens: z.number().int().min(1).max(2048).default(128),
       })
       .strict(),
   ),

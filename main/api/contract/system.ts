@@ -64,6 +64,13 @@ export interface DoctorReport {
 
 export const systemCommands = {
   'system.doctor': command<DoctorReport>()(z.object({}).strict()),
+  /**
+   * Show a file or folder in the system's file manager (desktop app). Under `tunesmith serve` the
+   * files are on the server: nothing opens and `opened` is false, so the UI shows the path instead.
+   */
+  'system.openPath': command<{ opened: boolean; path: string }>()(
+    z.object({ path: z.string().min(1) }).strict(),
+  ),
 };
 
 export interface LogEvent {
