@@ -1,0 +1,2 @@
+export type { ChartPoint, ChartSeries } from '../../lib/chart-data';
+export { default } from './MetricChart.svelte';

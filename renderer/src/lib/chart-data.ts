@@ -1,0 +1,136 @@
+// What MetricChart draws, as plain data: series given as points or as (typed) x/y arrays, joined
+// on one x axis the way uPlot wants it ([x, y1, y2, …], one value per x; null where a series has
+// none). Kept apart from the component so it is tested without a canvas, and so the common case —
+// one dense series of 100k steps — passes its typed arrays through without copying.
+export interface ChartPoint {
+  x: number;
+  y: number;
+}
+
+export type NumberArray = ArrayLike<number>;
+
+interface SeriesStyle {
+  label: string;
+  /** A CSS colour or `var(--name)`; default: the theme's palette in order. */
+  color?: string;
+  dashed?: boolean;
+  /** Draw a dot at each value (for sparse series such as eval loss). */
+  markers?: boolean;
+}
+
+/** One line. `x` must ascend (steps do). */
+export type ChartSeries = SeriesStyle &
+  ({ points: readonly ChartPoint[] } | { x: NumberArray; y: NumberArray });
+
+export type YColumn = Float64Array | (number | null)[];
+export type ChartColumns = [x: Float64Array, ...ys: YColumn[]];
+
+interface Column {
+  x: NumberArray;
+  y: NumberArray;
+}
+
+function columnOf(series: ChartSeries): Column {
+  if ('points' in series) {
+    const x = new Float64Array(series.points.length);
+    const y = new Float64Array(series.points.length);
+    series.points.forEach((p, i) => {
+      x[i] = p.x;
+      y[i] = p.y;
+    });
+    return { x, y };
+  }
+  const length = Math.min(series.x.length, series.y.length);
+  return {
+    x: series.x.length === length ? series.x : Array.prototype.slice.call(series.x, 0, length),
+    y: series.y.length === length ? series.y : Array.prototype.slice.call(series.y, 0, length),
+  };
+}
+
+function toFloat64(values: NumberArray): Float64Array {
+  return values instanceof Float64Array ? values : Float64Array.from(values as ArrayLike<number>);
+}
+
+function drawable(value: number, positiveOnly: boolean): boolean {
+  return Number.isFinite(value) && (!positiveOnly || value > 0);
+}
+
+function allDrawable(values: NumberArray, positiveOnly: boolean): boolean {
+  for (let i = 0; i < values.length; i++) if (!drawable(values[i]!, positiveOnly)) return false;
+  return true;
+}
+
+function sameValues(a: NumberArray, b: NumberArray): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Joins the series on the union of their x values. Values that cannot be drawn (NaN, ±Infinity, and
+ * with `positiveOnly` — a log scale — zero or less) become gaps. Series that share one x array are
+ * passed through as typed arrays.
+ */
+export function alignSeries(series: readonly ChartSeries[], { positiveOnly = false } = {}): ChartColumns {
+  const columns = series.map(columnOf);
+  const first = columns[0];
+  if (!first) return [new Float64Array(0)];
+  if (columns.every((c) => sameValues(c.x, first.x))) {
+    const ys = columns.map(({ y }): YColumn => {
+      if (allDrawable(y, positiveOnly)) return toFloat64(y);
+      return Array.from(y, (v) => (drawable(v, positiveOnly) ? v : null));
+    });
+    return [toFloat64(first.x), ...ys];
+  }
+  return mergeColumns(columns, positiveOnly);
+}
+
+/** k-way merge of ascending x columns; a series' later value at a repeated x wins. */
+function mergeColumns(columns: Column[], positiveOnly: boolean): ChartColumns {
+  const total = columns.reduce((n, c) => n + c.x.length, 0);
+  const xs = new Float64Array(total);
+  const ys = columns.map(() => new Array<number | null>(total).fill(null));
+  const at = columns.map(() => 0);
+  let length = 0;
+  for (;;) {
+    let next = Number.POSITIVE_INFINITY;
+    columns.forEach((c, k) => {
+      if (at[k]! < c.x.length && c.x[at[k]!]! < next) next = c.x[at[k]!]!;
+    });
+    if (next === Number.POSITIVE_INFINITY) break;
+    xs[length] = next;
+    columns.forEach((c, k) => {
+      while (at[k]! < c.x.length && c.x[at[k]!] === next) {
+        const value = c.y[at[k]!]!;
+        ys[k]![length] = drawable(value, positiveOnly) ? value : null;
+        at[k]!++;
+      }
+    });
+    length++;
+  }
+  return [xs.slice(0, length), ...ys.map((y) => y.slice(0, length))];
+}
+
+/** Exponential moving average (as TensorBoard smooths loss): `weight` 0 = raw, 0.99 = very smooth. */
+export function smoothed(
+  values: NumberArray,
+  weight: number,
+  out = new Float64Array(values.length),
+): Float64Array {
+  let last = Number.NaN;
+  let debias = 0;
+  let acc = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isFinite(v)) {
+      out[i] = last;
+      continue;
+    }
+    acc = acc * weight + (1 - weight) * v;
+    debias = debias * weight + (1 - weight);
+    last = acc / debias;
+    out[i] = last;
+  }
+  return out;
+}
