@@ -20,7 +20,7 @@ export interface CoreServices {
 export function openCoreServices(
   homeDir: string,
   library: Omit<LibraryOptions, 'modelsDir'> = {},
-  runOptions: Pick<RunServiceOptions, 'trainerEnv'> = {},
+  runOptions: Pick<RunServiceOptions, 'trainerEnv' | 'launchTrainer' | 'trainerEntry'> = {},
 ): CoreServices {
   const paths = openHome(homeDir);
   const store = openStore(paths.database);

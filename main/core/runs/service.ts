@@ -4,14 +4,12 @@
 // dies without saying goodbye leaves its run paused with error code "interrupted" and its last good
 // checkpoint, which `resume` continues from. (The runs table has no 'interrupted' status; a paused run
 // carrying that error is what interrupted means here.)
-import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TrainerJob, TrainerMessage } from '../../trainer/protocol.js';
 import type { DatasetService } from '../data/datasets.js';
 import type { HomePaths } from '../home.js';
-import type { Store } from '../store/index.js';
+import type { EventLevel, EventRow, Store } from '../store/index.js';
 import type { CheckpointRow } from '../store/repos/checkpoints.js';
 import type { SeriesPoint } from '../store/repos/metrics.js';
 import type { MetricsWriter } from '../store/repos/metrics-writer.js';
@@ -19,6 +17,13 @@ import type { RunRow } from '../store/repos/runs.js';
 import type { SampleRow } from '../store/repos/samples.js';
 import { PRESETS } from './config.js';
 import { type CreateRunRequest, defineRun, type RunDefinition, RunError } from './define.js';
+import {
+  defaultTrainerEntry,
+  forkTrainer,
+  type LaunchTrainer,
+  type TrainerEntry,
+  type TrainerHandle,
+} from './launcher.js';
 
 export { type CreateRunRequest, type RunDefinition, RunError };
 
@@ -46,14 +51,20 @@ export interface RunServiceOptions {
   datasets: DatasetService;
   /** Extra environment for trainer processes (tests inject faults with TUNESMITH_TRAINER_FAULT). */
   trainerEnv?: NodeJS.ProcessEnv;
+  /** How trainer processes start: child_process.fork by default, utilityProcess in the app. */
+  launchTrainer?: LaunchTrainer;
+  /** The trainer entry; by default the compiled one beside this module, or the source under tsx. */
+  trainerEntry?: TrainerEntry;
 }
 
 interface ActiveRun {
-  child: ChildProcess;
+  trainer: TrainerHandle;
   writer: MetricsWriter;
   done: Promise<RunRow>;
   lastStepEvent: number;
   finalMessage: boolean;
+  /** The service closed: the trainer's last words and exit no longer touch the store. */
+  closed: boolean;
 }
 
 const METRIC_NAMES = [
@@ -65,16 +76,6 @@ const METRIC_NAMES = [
   'eval_loss',
   'stop_rate',
 ] as const;
-
-/** The compiled trainer next to this file, or the TypeScript source run through tsx (tests). */
-function trainerEntry(): { file: string; execArgv: string[] } {
-  const js = fileURLToPath(new URL('../../trainer/index.js', import.meta.url));
-  if (existsSync(js)) return { file: js, execArgv: [] };
-  return {
-    file: fileURLToPath(new URL('../../trainer/index.ts', import.meta.url)),
-    execArgv: ['--import', 'tsx'],
-  };
-}
 
 function isAlive(pid: number): boolean {
   try {
@@ -90,6 +91,8 @@ export class RunService {
   readonly #paths: HomePaths;
   readonly #datasets: DatasetService;
   readonly #trainerEnv: NodeJS.ProcessEnv;
+  readonly #launchTrainer: LaunchTrainer;
+  readonly #trainerEntry: TrainerEntry | undefined;
   readonly #active = new Map<number, ActiveRun>();
   readonly #listeners = new Set<(event: RunEvent) => void>();
   /** Runs found 'running' at start whose trainer is gone; now paused as interrupted. */
@@ -100,6 +103,8 @@ export class RunService {
     this.#paths = options.paths;
     this.#datasets = options.datasets;
     this.#trainerEnv = options.trainerEnv ?? {};
+    this.#launchTrainer = options.launchTrainer ?? forkTrainer;
+    this.#trainerEntry = options.trainerEntry;
     this.interruptedAtStart = this.#recoverInterrupted();
   }
 
@@ -171,43 +176,45 @@ export class RunService {
       resumeFrom: checkpoint && existsSync(checkpoint.path) ? checkpoint.path : null,
       backend: definition.backend,
     };
-    const entry = trainerEntry();
-    const child = fork(entry.file, [], {
-      execArgv: entry.execArgv,
-      env: { ...process.env, ...this.#trainerEnv },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    const trainer = this.#launchTrainer(this.#trainerEntry ?? defaultTrainerEntry(), {
+      ...process.env,
+      ...this.#trainerEnv,
     });
     mkdirSync(job.runDir, { recursive: true });
-    if (child.pid) writeFileSync(path.join(job.runDir, 'trainer.pid'), String(child.pid));
+    // Another process (a CLI in a terminal) must see the run as alive, not interrupted.
+    trainer.onSpawn((pid) => writeFileSync(path.join(job.runDir, 'trainer.pid'), String(pid)));
     this.#setStatus(runId, 'running');
     const writer = this.#store.metrics.writer({ maxDelayMs: 500 });
     let resolveDone!: (run: RunRow) => void;
     const active: ActiveRun = {
-      child,
+      trainer,
       writer,
       done: new Promise((resolve) => {
         resolveDone = resolve;
       }),
       lastStepEvent: 0,
       finalMessage: false,
+      closed: false,
     };
     this.#active.set(runId, active);
-    child.on('message', (message: TrainerMessage) => this.#onMessage(runId, active, message));
-    child.on('exit', (code, signal) => {
+    trainer.onMessage((message) => {
+      if (!active.closed) this.#onMessage(runId, active, message);
+    });
+    trainer.onExit((exit) => {
+      if (active.closed) return;
       writer.close();
       this.#active.delete(runId);
       rmSync(path.join(job.runDir, 'trainer.pid'), { force: true });
       if (!active.finalMessage && this.#get(runId).status !== 'cancelled') {
         const last = this.#store.checkpoints.latest(runId);
-        this.#setStatus(runId, 'paused', {
-          code: 'interrupted',
-          message: `The trainer stopped unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}). ${last ? `The last good checkpoint is step ${last.step}.` : 'No checkpoint was saved yet.'}`,
+        this.#interrupt(runId, {
+          message: `The trainer stopped unexpectedly (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`}). ${last ? `The last good checkpoint is step ${last.step}.` : 'No checkpoint was saved yet.'}`,
           hint: `Run \`tunesmith runs resume ${runId}\` to continue${last ? ` from step ${last.step}` : ' from the start'}.`,
         });
       }
       resolveDone(this.#get(runId));
     });
-    child.send({ type: 'start', job });
+    trainer.send({ type: 'start', job });
     return active.done;
   }
 
@@ -215,7 +222,7 @@ export class RunService {
   pause(runId: number): RunRow {
     const active = this.#active.get(runId);
     if (!active) throw new RunError('not-running', `Run ${runId} is not running here.`);
-    active.child.send({ type: 'pause' });
+    active.trainer.send({ type: 'pause' });
     return this.#get(runId);
   }
 
@@ -246,7 +253,7 @@ export class RunService {
   async cancel(runId: number): Promise<RunRow> {
     const active = this.#active.get(runId);
     if (active) {
-      active.child.send({ type: 'cancel' });
+      active.trainer.send({ type: 'cancel' });
       return active.done;
     }
     const run = this.#get(runId);
@@ -263,7 +270,17 @@ export class RunService {
 
   /** The trainer process of a running run (tests kill it). */
   trainerPid(runId: number): number | undefined {
-    return this.#active.get(runId)?.child.pid;
+    return this.#active.get(runId)?.trainer.pid;
+  }
+
+  /** Runs whose trainer this service started and that are still training (the app asks before quitting). */
+  activeRuns(): number[] {
+    return [...this.#active.keys()];
+  }
+
+  /** What happened to a run, oldest first: warnings, failures, interruptions, starts and ends. */
+  log(runId: number, afterId = 0): EventRow[] {
+    return this.#store.events.list({ runId, afterId });
   }
 
   waitFor(runId: number): Promise<RunRow> {
@@ -310,17 +327,16 @@ export class RunService {
   /** Stops every trainer this service started (they checkpoint nothing: resume uses the last one). */
   close(): void {
     for (const [runId, active] of this.#active) {
-      active.child.removeAllListeners();
+      active.closed = true;
       active.writer.close();
       if (!active.finalMessage) {
         const last = this.#store.checkpoints.latest(runId);
-        this.#setStatus(runId, 'paused', {
-          code: 'interrupted',
+        this.#interrupt(runId, {
           message: `The run stopped when Tunesmith closed. ${last ? `The last good checkpoint is step ${last.step}.` : 'No checkpoint was saved yet.'}`,
           hint: `Run \`tunesmith runs resume ${runId}\` to continue.`,
         });
       }
-      active.child.kill('SIGTERM');
+      active.trainer.kill();
     }
     this.#active.clear();
   }
@@ -330,6 +346,12 @@ export class RunService {
     switch (message.type) {
       case 'started':
         this.#setStatus(runId, 'running', undefined, { backend: message.backend, device: message.device });
+        this.#record(
+          runId,
+          'info',
+          'run.started',
+          `Training ${message.fromStep > 0 ? `resumed from step ${message.fromStep}` : 'started'} on ${message.device}.`,
+        );
         break;
       case 'step':
         active.writer.add({ runId, step: message.step, name: 'loss', value: message.loss });
@@ -371,6 +393,11 @@ export class RunService {
         break;
       case 'paused':
         active.finalMessage = true;
+        if (message.reason === 'disk-full') {
+          this.#record(runId, 'error', 'run.disk-full', message.message ?? 'The disk is full.');
+        } else {
+          this.#record(runId, 'info', 'run.paused', `Paused at step ${message.step}.`);
+        }
         this.#setStatus(
           runId,
           'paused',
@@ -385,11 +412,13 @@ export class RunService {
         break;
       case 'cancelled':
         active.finalMessage = true;
+        this.#record(runId, 'info', 'run.cancelled', `Cancelled at step ${message.step}.`);
         this.#setStatus(runId, 'cancelled');
         break;
       case 'completed':
         active.finalMessage = true;
         active.writer.flush();
+        this.#record(runId, 'info', 'run.completed', `Training finished after ${message.step} steps.`);
         this.#setStatus(runId, 'completed');
         break;
       case 'failed':
@@ -408,8 +437,13 @@ export class RunService {
           message: message.message,
           ...(message.hint ? { hint: message.hint } : {}),
         });
+        this.#record(runId, 'error', 'run.failed', message.message, {
+          code: message.code,
+          ...(message.hint ? { hint: message.hint } : {}),
+        });
         break;
       case 'warning':
+        this.#record(runId, 'warn', 'run.warning', message.message, { code: message.code });
         break;
     }
     if (message.type === 'step') {
@@ -448,6 +482,17 @@ export class RunService {
     return run;
   }
 
+  /** Paused with error code "interrupted": `resume` continues from the last checkpoint. */
+  #interrupt(runId: number, error: { message: string; hint: string }): void {
+    this.#setStatus(runId, 'paused', { code: 'interrupted', ...error });
+    this.#record(runId, 'error', 'run.interrupted', error.message, { hint: error.hint });
+  }
+
+  /** One line in the run's log (the events table), read back by `log()` and the UI. */
+  #record(runId: number, level: EventLevel, kind: string, message: string, data?: unknown): void {
+    this.#store.events.add({ runId, level, kind, message, ...(data !== undefined ? { data } : {}) });
+  }
+
   #emit(event: RunEvent): void {
     for (const listener of this.#listeners) {
       try {
@@ -478,15 +523,13 @@ export class RunService {
       const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
       if (pid > 0 && isAlive(pid)) continue;
       const last = this.#store.checkpoints.latest(run.id);
-      found.push(
-        this.#store.runs.setStatus(run.id, 'paused', {
-          error: {
-            code: 'interrupted',
-            message: `Run ${run.id} was interrupted (its trainer stopped while nobody was watching). ${last ? `The last good checkpoint is step ${last.step}.` : 'No checkpoint was saved yet.'}`,
-            hint: `Run \`tunesmith runs resume ${run.id}\` to continue.`,
-          },
-        })!,
-      );
+      const error = {
+        code: 'interrupted',
+        message: `Run ${run.id} was interrupted (its trainer stopped while nobody was watching). ${last ? `The last good checkpoint is step ${last.step}.` : 'No checkpoint was saved yet.'}`,
+        hint: `Run \`tunesmith runs resume ${run.id}\` to continue.`,
+      };
+      found.push(this.#store.runs.setStatus(run.id, 'paused', { error })!);
+      this.#record(run.id, 'error', 'run.interrupted', error.message, { hint: error.hint });
     }
     return found;
   }
