@@ -1,0 +1,55 @@
+// `npm run test:gpu` (scripts/test-gpu.mjs) as part of `npm test`: on a machine without a GPU (CI) it must
+// say in one line why it skipped and exit 0; on a machine with one it must run the parity cases and pass.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const SCRIPT = path.join(ROOT, 'scripts', 'test-gpu.mjs');
+
+function runScript(args: string[]) {
+  const run = spawnSync(process.execPath, [SCRIPT, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 1_200_000,
+    maxBuffer: 64 << 20,
+  });
+  return { status: run.status, stdout: run.stdout ?? '', stderr: run.stderr ?? '' };
+}
+
+describe('npm run test:gpu', () => {
+  it('skips in one line naming the reason when the build has no CUDA backend', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tunesmith-gpu-harness-'));
+    try {
+      const reason = 'turned off by TUNESMITH_CUDA=OFF';
+      writeFileSync(
+        path.join(dir, 'build-info.json'),
+        JSON.stringify({ cudaCompiled: false, cudaReason: reason }),
+      );
+      const run = runScript(['--build-dir', dir, '--no-build']);
+      expect(run.status).toBe(0);
+      expect(run.stdout.trim()).toBe(`skipped: CUDA not compiled in (${reason})`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs the parity harness on this machine: a GPU passes it, no GPU is one skip line with its reason', () => {
+    const run = runScript([]);
+    const output = `${run.stdout}\n${run.stderr}`;
+    expect(run.status, output.slice(-4000)).toBe(0);
+    const skip = /^skipped: (no CUDA device|CUDA not compiled in) \((.+)\)$/m.exec(run.stdout);
+    if (skip) {
+      expect(skip[2]?.trim().length ?? 0).toBeGreaterThan(10);
+      // The skip line is all the harness says (the build's own lines come before it).
+      expect(run.stdout.trim().split('\n').at(-1)).toBe(skip[0]);
+      return;
+    }
+    const summary = /^(\d+) passed, (\d+) failed$/m.exec(run.stdout);
+    expect(summary, output.slice(-4000)).not.toBeNull();
+    expect(Number(summary?.[1])).toBeGreaterThan(0);
+    expect(Number(summary?.[2])).toBe(0);
+  }, 1_200_000);
+});
