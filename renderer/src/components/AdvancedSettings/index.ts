@@ -1,0 +1,2 @@
+export { default } from './AdvancedSettings.svelte';
+export { default as SettingField } from './SettingField.svelte';
