@@ -1,5 +1,11 @@
 // Command handlers: a few lines each, input already validated by dispatch(); the work is in core.
+import { join } from 'node:path';
+import { LengthCache } from '../core/data/lengths.js';
+import { previewExample } from '../core/data/preview.js';
+import { TokenizerCache } from '../core/data/tokenizer-cache.js';
+import { importUpload } from '../core/data/upload.js';
 import { buildDoctorReport } from '../core/doctor.js';
+import { ensureDemoModel } from '../core/models/demo.js';
 import { resolveHubToken } from '../core/models/hub/token.js';
 import type { CoreServices } from '../core/services.js';
 import type { Handlers } from './dispatch.js';
@@ -8,11 +14,15 @@ import type { EventBus } from './events.js';
 export interface HandlerDeps {
   services: CoreServices;
   bus: EventBus;
+  /** Shows a file or folder in the system's file manager (the desktop app); absent under serve. */
+  openPath?: (path: string) => Promise<boolean>;
 }
 
-export function createHandlers({ services, bus }: HandlerDeps): Handlers {
-  const { store, homeDir, datasets, models, runs } = services;
+export function createHandlers({ services, bus, openPath }: HandlerDeps): Handlers {
+  const { store, homeDir, paths, datasets, models, runs } = services;
   runs.subscribe((event) => bus.emit('runs.event', event));
+  const tokenizers = new TokenizerCache();
+  const lengths = new LengthCache(store, tokenizers);
   return {
     'system.doctor': () => buildDoctorReport({ homeDir, store }),
     'models.list': async ({ limit }) => (await models.list()).slice(0, limit),
@@ -27,12 +37,21 @@ export function createHandlers({ services, bus }: HandlerDeps): Handlers {
         onProgress: (snapshot) => bus.emit('models.downloadProgress', snapshot),
       }),
     'models.cancelDownload': ({ repoId }) => ({ cancelled: models.cancelDownload(repoId) }),
+    'models.createDemo': () => ensureDemoModel(paths.models, models),
     'datasets.list': ({ limit }) => store.datasets.list({ limit }),
     'datasets.import': ({ path, evalPath, ...options }) =>
       datasets.importFile(path, { ...options, ...(evalPath !== undefined && { evalFile: evalPath }) }),
     'datasets.get': ({ versionId, datasetId }) =>
       datasets.get(versionId ?? datasets.latestVersion(datasetId ?? 0).id),
-    'datasets.examples': ({ versionId, offset, limit }) => datasets.examples(versionId, offset, limit),
+    'datasets.examples': ({ versionId, offset, limit, search, onlyIssues }) =>
+      datasets.examples(versionId, offset, limit, {
+        ...(search !== undefined && { search }),
+        ...(onlyIssues !== undefined && { onlyIssues }),
+      }),
+    'datasets.upload': ({ fileName, content, encoding, ...options }) =>
+      importUpload(datasets, join(paths.root, 'uploads'), { fileName, content, encoding }, options),
+    'datasets.preview': (request) => previewExample(store, tokenizers, request),
+    'datasets.lengths': (request) => lengths.lengths(request),
     'datasets.edit': ({ versionId, ...edit }) => datasets.editVersion(versionId, edit),
     'runs.list': ({ limit }) => store.runs.listRecent({ limit }),
     'runs.create': (request) => runs.create(request),
@@ -44,17 +63,13 @@ export function createHandlers({ services, bus }: HandlerDeps): Handlers {
     'runs.metrics': ({ runId }) => runs.metrics(runId),
     'exports.list': ({ limit }) => store.exports.list({ limit }),
     // Contract commands whose services are being built (see issue 8). Each replaces its line.
-    'datasets.upload': notYet,
-    'datasets.preview': notYet,
-    'datasets.lengths': notYet,
-    'models.createDemo': notYet,
     'runs.plan': notYet,
     'runs.compare': notYet,
     'chat.generate': notYet,
     'chat.cancel': notYet,
     'exports.create': notYet,
     'exports.get': notYet,
-    'system.openPath': ({ path }) => ({ opened: false, path }),
+    'system.openPath': async ({ path }) => ({ opened: openPath ? await openPath(path) : false, path }),
   };
 }
 

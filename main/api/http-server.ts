@@ -16,6 +16,34 @@ import { dispatch, type Handlers } from './dispatch.js';
 import type { EventBus } from './events.js';
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/**
+ * `datasets.upload` carries a whole file (base64 grows it by a third). 500 MiB stays under V8's
+ * longest string (~512 MiB), which the JSON text must fit in.
+ */
+const MAX_UPLOAD_BODY_BYTES = 500 * 1024 * 1024;
+const bodyLimit = (command: string) =>
+  command === 'datasets.upload' ? MAX_UPLOAD_BODY_BYTES : MAX_BODY_BYTES;
+
+class BodyTooLarge extends Error {
+  constructor(
+    readonly command: string,
+    readonly limit: number,
+  ) {
+    super(
+      command === 'datasets.upload'
+        ? `The file is too large to send to the server (the limit is ${mebibytes(limit)}).`
+        : `The request is larger than ${mebibytes(limit)}, the most a command accepts.`,
+    );
+  }
+
+  get hint(): string {
+    return this.command === 'datasets.upload'
+      ? 'Put the file on the server and import it by its path, or split it into smaller files.'
+      : 'Send less at once.';
+  }
+}
+
+const mebibytes = (bytes: number) => `${Math.round(bytes / (1024 * 1024))} MB`;
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -93,8 +121,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       const name = decodeURIComponent(url.pathname.slice('/api/'.length));
       let input: unknown;
       try {
-        input = await readJsonBody(req);
+        input = await readJsonBody(req, name);
       } catch (err) {
+        if (err instanceof BodyTooLarge) {
+          // The rest of the body is not read: close the connection once the answer is out.
+          res.setHeader('Connection', 'close');
+          sendJson(res, 413, failure('too-large', err.message, err.hint));
+          return;
+        }
         sendJson(res, 400, failure('invalid-input', (err as Error).message));
         return;
       }
@@ -186,14 +220,17 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+async function readJsonBody(req: IncomingMessage, command: string): Promise<unknown> {
+  const limit = bodyLimit(command);
+  if (Number(req.headers['content-length'] ?? 0) > limit) throw new BodyTooLarge(command, limit);
   const chunks: Buffer[] = [];
   let size = 0;
+  // Past the limit the rest is read and dropped, so the client gets the answer rather than a reset.
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error(`The request body is larger than ${MAX_BODY_BYTES} bytes.`);
-    chunks.push(chunk);
+    if (size <= limit) chunks.push(chunk);
   }
+  if (size > limit) throw new BodyTooLarge(command, limit);
   const text = Buffer.concat(chunks).toString('utf8').trim();
   if (!text) return {};
   try {

@@ -139,6 +139,9 @@ function throttle(onProgress: ((p: ImportProgress) => void) | undefined): (p: Im
   };
 }
 
+/** What identifies a version's contents (an id is reused after a delete). */
+const versionKey = (v: DatasetVersionRow) => `${v.datasetId}/${v.version}/${v.createdAt}/${v.exampleCount}`;
+
 const notFound = (what: string) =>
   new DataError(
     'not-found',
@@ -150,7 +153,12 @@ export class DatasetService {
   readonly #store: Store;
   readonly #tempDir: string | undefined;
   /** Reports by version id, with what identifies the version (an id is reused after a delete). */
-  readonly #reports = new Map<number, { key: string; report: ValidationReport }>();
+  readonly #reports = new Map<
+    number,
+    { key: string; report: ValidationReport; issueOrdinals: readonly number[] }
+  >();
+
+  readonly #duplicatesByVersion = new Map<number, { key: string; duplicates: Map<number, number> }>();
 
   constructor(store: Store, options: { tempDir?: string } = {}) {
     this.#store = store;
@@ -344,19 +352,64 @@ export class DatasetService {
     return latest;
   }
 
-  examples(versionId: number, offset = 0, limit = 50): { total: number; examples: ExampleView[] } {
+  /**
+   * A page of the version's examples. With `search` (case-insensitive text in any turn) and/or
+   * `onlyIssues` (examples with a validation issue), the page is cut from the matches, in order, and
+   * `total` counts the matches; without them `offset` is the first ordinal and `total` the version's size.
+   */
+  examples(
+    versionId: number,
+    offset = 0,
+    limit = 50,
+    filter: { search?: string; onlyIssues?: boolean } = {},
+  ): { total: number; examples: ExampleView[] } {
     const version = this.#version(versionId);
-    const duplicates = new Map(
-      this.#store.datasets.duplicates(versionId).map((d) => [d.ordinal, d.firstOrdinal]),
-    );
-    const examples = this.#store.datasets.getVersionExamples(versionId, { offset, limit }).map((e) => ({
+    const filtered = filter.search !== undefined || filter.onlyIssues === true;
+    let total = version.exampleCount;
+    let rows: VersionExample[];
+    if (filtered) {
+      let matches: readonly number[] | null =
+        filter.search === undefined ? null : this.#store.datasets.searchOrdinals(versionId, filter.search);
+      if (filter.onlyIssues) {
+        const withIssues = this.#issueOrdinals(versionId);
+        if (matches === null) matches = withIssues;
+        else {
+          const flagged = new Set(withIssues);
+          matches = matches.filter((o) => flagged.has(o));
+        }
+      }
+      total = matches!.length;
+      rows = this.#store.datasets.getExamplesAt(versionId, matches!.slice(offset, offset + limit));
+    } else {
+      rows = this.#store.datasets.getVersionExamples(versionId, { offset, limit });
+    }
+    const duplicates = this.#duplicates(version);
+    const examples = rows.map((e) => ({
       ordinal: e.ordinal,
       split: e.split,
       messages: e.messages,
       source: (e.sourceRow as SourceRowData | null) ?? null,
       issues: this.#issuesOf(e, duplicates.get(e.ordinal)),
     }));
-    return { total: version.exampleCount, examples };
+    return { total, examples };
+  }
+
+  /** Later copies of an earlier example: ordinal → the first one's ordinal (a version never changes). */
+  #duplicates(version: DatasetVersionRow): Map<number, number> {
+    const key = versionKey(version);
+    const cached = this.#duplicatesByVersion.get(version.id);
+    if (cached?.key === key) return cached.duplicates;
+    const duplicates = new Map(
+      this.#store.datasets.duplicates(version.id).map((d) => [d.ordinal, d.firstOrdinal]),
+    );
+    this.#duplicatesByVersion.set(version.id, { key, duplicates });
+    return duplicates;
+  }
+
+  /** Ordinals of the examples with at least one issue (computed with the report). */
+  #issueOrdinals(versionId: number): readonly number[] {
+    this.report(versionId);
+    return this.#reports.get(versionId)?.issueOrdinals ?? [];
   }
 
   #issuesOf(e: VersionExample, duplicateOf: number | undefined): ValidationIssue[] {
@@ -369,25 +422,26 @@ export class DatasetService {
   /** Every rule over every example of the version (a version never changes: computed once). */
   report(versionId: number): ValidationReport {
     const version = this.#version(versionId);
-    const key = `${version.datasetId}/${version.version}/${version.createdAt}/${version.exampleCount}`;
+    const key = versionKey(version);
     const cached = this.#reports.get(versionId);
     if (cached?.key === key) return cached.report;
-    const duplicates = new Map(
-      this.#store.datasets.duplicates(versionId).map((d) => [d.ordinal, d.firstOrdinal]),
-    );
+    const duplicates = this.#duplicates(version);
     const builder = new ReportBuilder();
+    const issueOrdinals: number[] = [];
     for (let offset = 0; ; ) {
       const page = this.#store.datasets.getVersionExamples(versionId, { offset, limit: PAGE });
       for (const e of page) {
         builder.countExample();
-        builder.add(this.#issuesOf(e, duplicates.get(e.ordinal)));
+        const issues = this.#issuesOf(e, duplicates.get(e.ordinal));
+        if (issues.length > 0) issueOrdinals.push(e.ordinal);
+        builder.add(issues);
       }
       const last = page[page.length - 1];
       if (!last || page.length < PAGE) break;
       offset = last.ordinal + 1;
     }
     const report = builder.build();
-    this.#reports.set(versionId, { key, report });
+    this.#reports.set(versionId, { key, report, issueOrdinals });
     return report;
   }
 

@@ -119,8 +119,14 @@ export class ModelLibrary {
     return this.#describeWithFit(row, this.machine());
   }
 
-  /** Registers a folder the engine can load; refuses one it cannot, listing every problem. */
-  async add(dirArg: string): Promise<AddResult> {
+  /**
+   * Registers a folder the engine can load; refuses one it cannot, listing every problem.
+   * `source: 'demo'` marks the built-in demo model (made by Tunesmith, not the person's folder).
+   */
+  async add(
+    dirArg: string,
+    { source = 'local', name }: { source?: 'local' | 'demo'; name?: string } = {},
+  ): Promise<AddResult> {
     const dir = path.resolve(dirArg);
     const existing = this.store.models.getByPath(dir);
     if (existing) {
@@ -147,10 +153,10 @@ export class ModelLibrary {
       );
     }
     const row = this.store.models.add({
-      name: path.basename(dir),
+      name: name ?? path.basename(dir),
       path: dir,
       architecture: inspection.config.architecture,
-      source: 'local',
+      source,
       params: inspection.parameterCount,
       configHash: await configHash(dir),
       sizeBytes: inspection.sizeBytes,

@@ -144,7 +144,15 @@ const toVersionExample = (r: VersionExampleRecord): VersionExample => ({
   contentHash: r.content_hash,
 });
 
+/** Whether `text` contains `needle` (already lower-cased), ignoring case in every script. */
+function casefoldContains(text: unknown, needle: unknown): number {
+  return typeof text === 'string' && typeof needle === 'string' && text.toLowerCase().includes(needle)
+    ? 1
+    : 0;
+}
+
 function prepare(db: Database) {
+  db.function('tunesmith_casefold_contains', { deterministic: true }, casefoldContains);
   return {
     insertDataset: db.prepare<{ name: string; now: number }, DatasetRecord>(
       'INSERT INTO datasets (name, created_at, updated_at) VALUES (@name, @now, @now) RETURNING *',
@@ -205,6 +213,34 @@ function prepare(db: Database) {
         WHERE dve.version_id = ?)
       WHERE ordinal > first_ordinal
       ORDER BY ordinal`),
+    // One pass over the version: a turn's content contains the (lower-cased) needle. SQLite's lower()
+    // folds ASCII only; a needle with other letters goes through casefoldContains() instead.
+    // rawNeedle, when given, first rules out rows whose stored JSON text lacks the needle (cheap; the
+    // needle then has no character JSON escapes, so a match in a content is a match in the text).
+    matchingOrdinals: db
+      .prepare<{ versionId: number; needle: string; rawNeedle: string | null }, number>(`
+      SELECT dve.ordinal
+      FROM dataset_version_examples AS dve JOIN examples AS e ON e.id = dve.example_id
+      WHERE dve.version_id = @versionId AND (@rawNeedle IS NULL OR instr(lower(e.messages), @rawNeedle) > 0)
+        AND EXISTS (
+        SELECT 1 FROM json_each(e.messages) AS turn
+        WHERE instr(lower(json_extract(turn.value, '$.content')), @needle) > 0)
+      ORDER BY dve.ordinal`)
+      .pluck(),
+    matchingOrdinalsFolded: db
+      .prepare<{ versionId: number; needle: string }, number>(`
+      SELECT dve.ordinal
+      FROM dataset_version_examples AS dve JOIN examples AS e ON e.id = dve.example_id
+      WHERE dve.version_id = @versionId AND EXISTS (
+        SELECT 1 FROM json_each(e.messages) AS turn
+        WHERE tunesmith_casefold_contains(json_extract(turn.value, '$.content'), @needle))
+      ORDER BY dve.ordinal`)
+      .pluck(),
+    examplesAt: db.prepare<{ versionId: number; ordinals: string }, VersionExampleRecord>(`
+      SELECT dve.ordinal, dve.example_id, dve.split, e.messages, e.source_row, e.content_hash
+      FROM dataset_version_examples AS dve JOIN examples AS e ON e.id = dve.example_id
+      WHERE dve.version_id = @versionId AND dve.ordinal IN (SELECT value FROM json_each(@ordinals))
+      ORDER BY dve.ordinal`),
     versionExamples: db.prepare<{ versionId: number; offset: number; limit: number }, VersionExampleRecord>(`
       SELECT dve.ordinal, dve.example_id, dve.split, e.messages, e.source_row, e.content_hash
       FROM dataset_version_examples AS dve JOIN examples AS e ON e.id = dve.example_id
@@ -285,6 +321,26 @@ export class DatasetsRepo {
 
   getVersionExamples(versionId: number, { offset = 0, limit = 100 }: PageOptions = {}): VersionExample[] {
     return this.#sql.versionExamples.all({ versionId, offset, limit }).map(toVersionExample);
+  }
+
+  /**
+   * Ordinals (ascending) of the examples with a turn whose content contains `text`, ignoring case.
+   * One scan of the version's examples; an ASCII needle is matched by SQLite itself.
+   */
+  searchOrdinals(versionId: number, text: string): number[] {
+    const needle = text.toLowerCase();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
+    const ascii = /^[\x00-\x7f]*$/.test(needle);
+    if (!ascii) return this.#sql.matchingOrdinalsFolded.all({ versionId, needle });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: characters JSON text escapes
+    const rawNeedle = /["\\\x00-\x1f]/.test(needle) ? null : needle;
+    return this.#sql.matchingOrdinals.all({ versionId, needle, rawNeedle });
+  }
+
+  /** The examples at these ordinals (those that exist), by ordinal. */
+  getExamplesAt(versionId: number, ordinals: readonly number[]): VersionExample[] {
+    if (ordinals.length === 0) return [];
+    return this.#sql.examplesAt.all({ versionId, ordinals: JSON.stringify(ordinals) }).map(toVersionExample);
   }
 
   /** Examples whose messages equal an earlier example's in the same version, with that earlier ordinal. */
