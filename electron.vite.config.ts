@@ -8,7 +8,10 @@ export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
-      rollupOptions: { input: { index: resolve('main/index.ts') } },
+      // The trainer is its own entry: the app starts it in a utility process (main/electron/app-paths.ts).
+      rollupOptions: {
+        input: { index: resolve('main/index.ts'), trainer: resolve('main/trainer/index.ts') },
+      },
     },
   },
   preload: {

@@ -1,28 +1,59 @@
 // Electron composition root: one instance, one secure window, the typed IPC transport over the
-// same core services as the CLI and `tunesmith serve`. Everything below this layer runs under Node;
-// the decisions made here (security, window state, menu) live in main/electron/ as tested functions.
+// same core services as the CLI and `tunesmith serve`, trainers in utility processes. Everything below
+// this layer runs under Node; the decisions made here (security, window state, menu, closing while
+// training, notices about runs, first-run guidance, which paths may be opened) live in main/electron/
+// as tested functions, and this file only wires them to Electron.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, Menu, screen, session, shell } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  Notification,
+  screen,
+  session,
+  shell,
+  Tray,
+  utilityProcess,
+} from 'electron';
 import { EventBus } from './api/events.js';
 import { createHandlers } from './api/handlers.js';
 import { buildDoctorReport } from './core/doctor.js';
 import { resolveHome } from './core/home.js';
 import { createFileLogger, type Logger } from './core/logging.js';
 import { type CoreServices, openCoreServices } from './core/services.js';
+import { appFiles } from './electron/app-paths.js';
+import {
+  closeChoice,
+  closeQuestion,
+  mustAskBeforeClosing,
+  STOP_GRACE_MS,
+  shouldQuitFromBackground,
+} from './electron/close-guard.js';
+import { firstRunGuidance, firstRunPending, markFirstRunDone } from './electron/first-run.js';
 import { registerIpcTransport } from './electron/ipc-transport.js';
-import { aboutText, buildMenuTemplate } from './electron/menu.js';
+import { aboutText, buildMenuTemplate, buildTrayMenuTemplate } from './electron/menu.js';
+import { createOpenPath } from './electron/open-path.js';
+import {
+  interruptedAtStartNotice,
+  noticeButtons,
+  noticeForRunEvent,
+  type RunNotice,
+  runsToResume,
+} from './electron/run-notices.js';
 import {
   CONTENT_SECURITY_POLICY,
   isExternalLinkAllowed,
   isNavigationAllowed,
   secureWebPreferences,
 } from './electron/security.js';
+import { utilityTrainerLauncher } from './electron/trainer-process.js';
 import { initialBounds, loadWindowState, MIN_SIZE, saveWindowState } from './electron/window-state.js';
 
-const appUrl =
-  process.env.ELECTRON_RENDERER_URL ??
-  pathToFileURL(join(import.meta.dirname, '../renderer/index.html')).href;
+const files = appFiles(import.meta.dirname);
+const appUrl = process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(files.renderer).href;
 
 function createWindow(stateFile: string): BrowserWindow {
   const saved = loadWindowState(stateFile);
@@ -35,7 +66,7 @@ function createWindow(stateFile: string): BrowserWindow {
     minHeight: MIN_SIZE.height,
     title: 'Tunesmith',
     show: false,
-    webPreferences: secureWebPreferences(join(import.meta.dirname, '../preload/index.cjs')),
+    webPreferences: secureWebPreferences(files.preload),
   });
   if (saved?.maximized) win.maximize();
   win.once('ready-to-show', () => win.show());
@@ -57,6 +88,8 @@ function createWindow(stateFile: string): BrowserWindow {
   return win;
 }
 
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 async function start(): Promise<void> {
   if (!app.requestSingleInstanceLock()) {
     app.quit();
@@ -65,17 +98,29 @@ async function start(): Promise<void> {
   await app.whenReady();
   const homeDir = resolveHome(undefined);
   let services: CoreServices;
-  let log: Logger;
+  let log: Logger | undefined;
   try {
-    services = openCoreServices(homeDir);
+    services = openCoreServices(
+      homeDir,
+      {},
+      {
+        launchTrainer: utilityTrainerLauncher({
+          fork: (file, args, options) => utilityProcess.fork(file, args, options),
+          onOutput: (line, stream) => log?.[stream === 'stderr' ? 'warn' : 'info'](`trainer: ${line}`),
+          onFatalError: (description) => log?.error(`trainer crashed: ${description}`),
+        }),
+        trainerEntry: files.trainer,
+      },
+    );
     log = createFileLogger(services.paths.logs);
   } catch (err) {
-    const { message } = err as { message: string };
-    dialog.showErrorBox('Tunesmith cannot start', message);
+    dialog.showErrorBox('Tunesmith cannot start', messageOf(err));
     app.exit(1);
     return;
   }
-  log.info(`Tunesmith ${app.getVersion()} starting; home ${homeDir}`);
+  const logger = log;
+  const { runs } = services;
+  logger.info(`Tunesmith ${app.getVersion()} starting; home ${homeDir}`);
 
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({
@@ -84,16 +129,172 @@ async function start(): Promise<void> {
   });
 
   const bus = new EventBus();
+  const openPath = createOpenPath({
+    shell,
+    roots: () => [
+      homeDir,
+      ...services.store.exports
+        .list({ limit: 10_000 })
+        .filter((e) => e.status === 'completed')
+        .map((e) => e.path),
+    ],
+    onRefused: (target, reason) => logger.warn(`not opening ${target}: ${reason}`),
+  });
   registerIpcTransport({
     ipcMain,
-    handlers: createHandlers({ services, bus }),
+    handlers: createHandlers({ services, bus, openPath }),
     bus,
     targets: () => BrowserWindow.getAllWindows().map((w) => w.webContents),
     isTrustedSender: (url) => isNavigationAllowed(url, appUrl),
   });
 
+  // Closing while training: ask; "keep training" hides the window, "stop" pauses and then quits.
+  let closeAllowed = false;
+  let quitting = false;
+  let inBackground = false;
+  let tray: Tray | undefined;
   const stateFile = join(homeDir, 'window-state.json');
-  let win = createWindow(stateFile);
+
+  const openWindow = (): BrowserWindow => {
+    const created = createWindow(stateFile);
+    created.on('close', (event) => {
+      const active = runs.activeRuns();
+      if (!mustAskBeforeClosing({ activeRuns: active.length, closeAllowed })) return;
+      event.preventDefault();
+      const names = active.map((id) => services.store.runs.get(id)?.name ?? `Run ${id}`);
+      void dialog.showMessageBox(created, closeQuestion(names)).then(({ response }) => {
+        const choice = closeChoice(response);
+        logger.info(`closing with ${active.length} run(s) training: ${choice}`);
+        if (choice === 'stop') void stopTrainingAndQuit();
+        else if (choice === 'background') sendToBackground();
+      });
+    });
+    return created;
+  };
+  let win = openWindow();
+
+  const showWindow = () => {
+    if (win.isDestroyed()) win = openWindow();
+    inBackground = false;
+    tray?.destroy();
+    tray = undefined;
+    if (win.isMinimized()) win.restore();
+    win.show();
+    win.focus();
+  };
+
+  const stopTrainingAndQuit = async () => {
+    closeAllowed = true;
+    quitting = true;
+    const active = runs.activeRuns();
+    if (!win.isDestroyed()) win.hide();
+    for (const id of active) {
+      try {
+        runs.pause(id);
+      } catch {
+        // It ended meanwhile.
+      }
+    }
+    // Each trainer saves a checkpoint at its next optimizer step; a step that takes longer than
+    // the grace period loses only that step (the run is then interrupted at its last checkpoint).
+    await Promise.race([
+      Promise.all(active.map((id) => runs.waitFor(id))),
+      new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS)),
+    ]);
+    app.quit();
+  };
+
+  const sendToBackground = () => {
+    inBackground = true;
+    win.hide();
+    if (!tray) {
+      try {
+        tray = new Tray(join(app.getAppPath(), 'resources', 'icons', '32x32.png'));
+        tray.setToolTip('Tunesmith is training in the background');
+        tray.setContextMenu(
+          Menu.buildFromTemplate(
+            buildTrayMenuTemplate({ showWindow, stopTrainingAndQuit: () => void stopTrainingAndQuit() }),
+          ),
+        );
+        tray.on('click', showWindow);
+      } catch (err) {
+        // No tray on this desktop: starting Tunesmith again shows the window (second-instance).
+        logger.warn(`no tray icon: ${messageOf(err)}`);
+      }
+    }
+    const active = runs.activeRuns();
+    void Promise.all(active.map((id) => runs.waitFor(id))).then(() => {
+      if (shouldQuitFromBackground({ inBackground, activeRuns: runs.activeRuns().length })) {
+        logger.info('background training ended; quitting');
+        closeAllowed = true;
+        app.quit();
+      }
+    });
+  };
+
+  const resume = (runIds: number[]) => {
+    for (const id of runIds) {
+      try {
+        runs.launch(id, { resume: true });
+      } catch (err) {
+        const { message, hint } = err as { message?: string; hint?: string };
+        void dialog.showMessageBox({
+          type: 'error',
+          title: 'The run cannot resume',
+          message: message ?? messageOf(err),
+          ...(hint ? { detail: hint } : {}),
+        });
+      }
+    }
+  };
+
+  const showNotice = (notice: RunNotice) => {
+    logger.warn(`${notice.title}: ${notice.body}`);
+    if (notice.via === 'dialog' && !win.isDestroyed() && win.isVisible()) {
+      void dialog
+        .showMessageBox(win, {
+          type: 'warning',
+          title: notice.title,
+          message: notice.title,
+          detail: notice.body,
+          noLink: true,
+          ...noticeButtons(notice),
+        })
+        .then(({ response }) => resume(runsToResume(notice, response)));
+    } else if (Notification.isSupported()) {
+      const notification = new Notification({ title: notice.title, body: notice.body });
+      notification.on('click', showWindow);
+      notification.show();
+    }
+  };
+
+  // A trainer that dies costs its run, never the window: the run is left interrupted and resumable.
+  runs.subscribe((event) => {
+    const notice = noticeForRunEvent(event, { quitting, inBackground });
+    if (notice) showNotice(notice);
+  });
+
+  const showStartupNotices = async () => {
+    if (firstRunPending(homeDir)) {
+      const guidance = firstRunGuidance(await buildDoctorReport({ homeDir, store: services.store }));
+      logger.info(`first start: ${guidance.message} ${guidance.detail.replaceAll('\n\n', ' ')}`);
+      await dialog.showMessageBox(win, {
+        type: guidance.ok ? 'info' : 'warning',
+        title: guidance.title,
+        message: guidance.message,
+        detail: guidance.detail,
+        buttons: ['OK'],
+        noLink: true,
+      });
+      markFirstRunDone(homeDir, app.getVersion());
+    }
+    const interrupted = interruptedAtStartNotice(runs.interruptedAtStart);
+    if (interrupted) showNotice(interrupted);
+  };
+  win.once('ready-to-show', () => {
+    showStartupNotices().catch((err) => logger.warn(`startup notices: ${messageOf(err)}`));
+  });
+
   Menu.setApplicationMenu(
     Menu.buildFromTemplate(
       buildMenuTemplate(
@@ -114,13 +315,12 @@ async function start(): Promise<void> {
       ),
     ),
   );
-  app.on('second-instance', () => {
-    if (win.isDestroyed()) win = createWindow(stateFile);
-    if (win.isMinimized()) win.restore();
-    win.focus();
-  });
+  app.on('second-instance', showWindow);
+  app.on('activate', showWindow);
   app.on('window-all-closed', () => {
-    log.info('last window closed; quitting');
+    logger.info('last window closed; quitting');
+    quitting = true;
+    tray?.destroy();
     services.close();
     app.quit();
   });

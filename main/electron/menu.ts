@@ -68,3 +68,17 @@ export function aboutText(report: DoctorReport): string {
     `Home folder: ${report.home.path}`,
   ].join('\n');
 }
+
+export interface TrayActions {
+  showWindow(): void;
+  stopTrainingAndQuit(): void;
+}
+
+/** The tray icon's menu while runs train with the window hidden. */
+export function buildTrayMenuTemplate(actions: TrayActions): MenuItemConstructorOptions[] {
+  return [
+    { label: 'Show Tunesmith', click: () => actions.showWindow() },
+    { type: 'separator' },
+    { label: 'Stop Training and Quit', click: () => actions.stopTrainingAndQuit() },
+  ];
+}

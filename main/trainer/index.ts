@@ -1,5 +1,5 @@
-// The trainer process: one per run, forked by RunService (child_process.fork; the app will use
-// utilityProcess with the same entry). It receives its job, loads the engine and the token files,
+// The trainer process: one per run, started by RunService (child_process.fork under Node, Electron's
+// utilityProcess in the app; channel.ts hides the difference). It receives its job, loads the engine and the token files,
 // and trains: seeded length-grouped micro-batches, gradient accumulation, the LR schedule, and every
 // N steps eval loss, sample generations and a checkpoint. It writes only checkpoint files and
 // reports everything else to its parent, which owns SQLite. A crash here costs the run, nothing more.
@@ -25,7 +25,8 @@ import { loadModelTokenizer } from '../core/data/tokenize.js';
 import { loadNative } from '../core/engine/native.js';
 import { learningRate } from '../core/runs/config.js';
 import { modelContentHash } from '../core/runs/fit.js';
-import type { CheckpointMeta, DataPosition, ParentMessage, TrainerJob, TrainerMessage } from './protocol.js';
+import { connectToParent } from './channel.js';
+import type { CheckpointMeta, DataPosition, TrainerJob, TrainerMessage } from './protocol.js';
 
 interface Faults {
   nanAtStep?: number;
@@ -36,11 +37,10 @@ interface Faults {
 let pauseRequested = false;
 let cancelRequested = false;
 
+const parent = connectToParent(process);
+
 function send(message: TrainerMessage): Promise<void> {
-  return new Promise((resolve) => {
-    if (!process.send || !process.connected) return resolve();
-    process.send(message, undefined, {}, () => resolve());
-  });
+  return parent.send(message);
 }
 
 class TrainerFailure extends Error {
@@ -353,16 +353,17 @@ async function runJob(job: TrainerJob): Promise<void> {
       ...(e.hint ? { hint: e.hint } : {}),
     });
   }
+  await parent.flush();
   process.exit(0);
 }
 
-process.on('message', (message: ParentMessage) => {
+parent.onMessage((message) => {
   if (message.type === 'start') void runJob(message.job);
   else if (message.type === 'pause') pauseRequested = true;
   else if (message.type === 'cancel') cancelRequested = true;
 });
 // The parent is gone (app closed or killed): stop at once; the last checkpoint is what resumes.
-process.on('disconnect', () => process.exit(0));
+parent.onParentGone(() => process.exit(0));
 // Ctrl+C in a terminal reaches the whole process group: the parent turns it into a pause request,
 // so the trainer itself must not die of it.
 process.on('SIGINT', () => {});

@@ -21,6 +21,16 @@ const config = load(readFileSync(join(REPO_ROOT, 'electron-builder.yml'), 'utf8'
   extraMetadata: { main: string };
 };
 
+/** electron-builder's globs as far as this file uses them: `**` any depth, `*` within one folder. */
+function globMatches(glob: string, file: string): boolean {
+  const wildcard: Record<string, string> = { '**/': '(?:.*/)?', '**': '.*', '*': '[^/]*' };
+  const pattern = glob
+    .split(/(\*\*\/?|\*)/)
+    .map((part) => wildcard[part] ?? part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('');
+  return new RegExp(`^${pattern}$`).test(file);
+}
+
 describe('electron-builder.yml', () => {
   it('passes electron-builder’s schema validation', async () => {
     const { validateConfiguration } = require('app-builder-lib/out/util/config/config.js') as {
@@ -60,6 +70,21 @@ describe('electron-builder.yml', () => {
     }
     expect(config.asarUnpack).toContain('native/build/Release/*.node');
     expect(config.asarUnpack.some((p) => p.startsWith('node_modules/better-sqlite3'))).toBe(true);
+  });
+
+  it('packs the trainer bundle and the tray icon, and unpacks exactly the native files', () => {
+    const packed = (file: string) =>
+      config.files.some((glob) => !glob.startsWith('!') && globMatches(glob, file)) &&
+      !config.files.some((glob) => glob.startsWith('!') && globMatches(glob.slice(1), file));
+    const unpacked = (file: string) => config.asarUnpack.some((glob) => globMatches(glob, file));
+    // main/electron/app-paths.ts: the app starts out/main/trainer.js in a utility process.
+    expect(packed('out/main/trainer.js')).toBe(true);
+    expect(packed('out/main/chunks/service-abc123.js')).toBe(true);
+    expect(packed('resources/icons/32x32.png')).toBe(true);
+    expect(unpacked('native/build/Release/tunesmith_native.node')).toBe(true);
+    expect(unpacked('node_modules/better-sqlite3/build/Release/better_sqlite3.node')).toBe(true);
+    expect(unpacked('out/main/trainer.js')).toBe(false);
+    expect(packed('out/main/trainer.js.map')).toBe(false);
   });
 
   it('names icons that exist', () => {

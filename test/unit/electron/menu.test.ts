@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DoctorReport } from '../../../main/api/contract.js';
-import { aboutText, buildMenuTemplate } from '../../../main/electron/menu.js';
+import { aboutText, buildMenuTemplate, buildTrayMenuTemplate } from '../../../main/electron/menu.js';
 
 describe('application menu', () => {
   it('offers the home and logs folders, About and Quit, each wired to its action', () => {
@@ -78,5 +78,19 @@ describe('About box', () => {
       engine: { backends: ['cpu'], cudaCompiled: true, devices: [], error: 'no NVIDIA driver found' },
     });
     expect(text).toMatch(/GPU: none — no NVIDIA driver found/);
+  });
+});
+
+describe('tray menu', () => {
+  it('shows the window or stops training and quits', () => {
+    const called: string[] = [];
+    const template = buildTrayMenuTemplate({
+      showWindow: () => called.push('show'),
+      stopTrainingAndQuit: () => called.push('stop'),
+    });
+    const labelled = template.filter((i) => i.label);
+    expect(labelled.map((i) => i.label)).toEqual(['Show Tunesmith', 'Stop Training and Quit']);
+    for (const item of labelled) (item.click as () => void)();
+    expect(called).toEqual(['show', 'stop']);
   });
 });
