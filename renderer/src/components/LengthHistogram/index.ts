@@ -1,0 +1,2 @@
+export { default as HistogramChart } from './HistogramChart.svelte';
+export { default } from './LengthHistogram.svelte';
