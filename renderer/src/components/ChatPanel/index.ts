@@ -1,0 +1,2 @@
+export { default } from './ChatPanel.svelte';
+export { default as ChatTranscript } from './ChatTranscript.svelte';
