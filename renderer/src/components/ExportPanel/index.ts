@@ -1,0 +1,3 @@
+export { default } from './ExportPanel.svelte';
+export { default as ExportResult } from './ExportResult.svelte';
+export { MAIN_FORMATS, MORE_FORMATS } from './formats';
