@@ -13,6 +13,7 @@
 
 #include "cuda_ops.h"
 #include "engine_error.h"
+#include "tensor.h"  // TS_CHECK
 
 namespace tunesmith {
 namespace cuda {
