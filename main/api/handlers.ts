@@ -1,12 +1,13 @@
 // Command handlers: a few lines each, input already validated by dispatch(); the work is in core.
 import { join } from 'node:path';
+import { TextCoalescer } from '../core/chat/coalesce.js';
 import { LengthCache } from '../core/data/lengths.js';
 import { previewExample } from '../core/data/preview.js';
-import { TokenizerCache } from '../core/data/tokenizer-cache.js';
 import { importUpload } from '../core/data/upload.js';
 import { buildDoctorReport } from '../core/doctor.js';
 import { ensureDemoModel } from '../core/models/demo.js';
 import { resolveHubToken } from '../core/models/hub/token.js';
+import { planRun } from '../core/runs/plan.js';
 import type { CoreServices } from '../core/services.js';
 import type { Handlers } from './dispatch.js';
 import type { EventBus } from './events.js';
@@ -19,9 +20,8 @@ export interface HandlerDeps {
 }
 
 export function createHandlers({ services, bus, openPath }: HandlerDeps): Handlers {
-  const { store, homeDir, paths, datasets, models, runs } = services;
+  const { store, homeDir, paths, datasets, models, runs, tokenizers, chat } = services;
   runs.subscribe((event) => bus.emit('runs.event', event));
-  const tokenizers = new TokenizerCache();
   const lengths = new LengthCache(store, tokenizers);
   return {
     'system.doctor': () => buildDoctorReport({ homeDir, store }),
@@ -54,6 +54,11 @@ export function createHandlers({ services, bus, openPath }: HandlerDeps): Handle
     'datasets.lengths': (request) => lengths.lengths(request),
     'datasets.edit': ({ versionId, ...edit }) => datasets.editVersion(versionId, edit),
     'runs.list': ({ limit }) => store.runs.listRecent({ limit }),
+    'runs.plan': (request) =>
+      planRun(
+        { store, datasets, cacheDir: paths.cache, loadTokenizer: (dir) => tokenizers.get(dir) },
+        request,
+      ),
     'runs.create': (request) => runs.create(request),
     'runs.start': ({ runId }) => runs.launch(runId),
     'runs.pause': ({ runId }) => runs.pause(runId),
@@ -63,10 +68,19 @@ export function createHandlers({ services, bus, openPath }: HandlerDeps): Handle
     'runs.metrics': ({ runId }) => runs.metrics(runId),
     'exports.list': ({ limit }) => store.exports.list({ limit }),
     // Contract commands whose services are being built (see issue 8). Each replaces its line.
-    'runs.plan': notYet,
     'runs.compare': notYet,
-    'chat.generate': notYet,
-    'chat.cancel': notYet,
+    'chat.generate': async (request) => {
+      // Text pieces are merged to at most 20 events a second; the rest goes out before the reply.
+      const tokens = new TextCoalescer((text) =>
+        bus.emit('chat.token', { requestId: request.requestId, text }),
+      );
+      try {
+        return await chat.generate(request, (text) => tokens.push(text));
+      } finally {
+        tokens.flush();
+      }
+    },
+    'chat.cancel': ({ requestId }) => ({ cancelled: chat.cancel(requestId) }),
     'exports.create': notYet,
     'exports.get': notYet,
     'system.openPath': async ({ path }) => ({ opened: openPath ? await openPath(path) : false, path }),

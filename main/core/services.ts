@@ -1,6 +1,9 @@
 // Composition of the core services for one home folder: used by `tunesmith serve`, the Electron
 // app and tests. Opening fails with a HomeError or StoreError that says what to do.
+import { ChatService } from './chat/service.js';
 import { DatasetService } from './data/datasets.js';
+import { TokenizerCache } from './data/tokenizer-cache.js';
+import { SessionCache } from './engine/session-cache.js';
 import { type HomePaths, openHome } from './home.js';
 import { type LibraryOptions, ModelLibrary } from './models/library.js';
 import { RunService, type RunServiceOptions } from './runs/service.js';
@@ -13,6 +16,10 @@ export interface CoreServices {
   datasets: DatasetService;
   models: ModelLibrary;
   runs: RunService;
+  /** Loaded tokenizers by model folder (the data step's preview and lengths, chat). */
+  tokenizers: TokenizerCache;
+  /** Chat with a run's checkpoint or a model; keeps model sessions loaded between turns. */
+  chat: ChatService;
   close(): void;
 }
 
@@ -26,6 +33,8 @@ export function openCoreServices(
   const store = openStore(paths.database);
   const datasets = new DatasetService(store, { tempDir: paths.cache });
   const runs = new RunService({ store, paths, datasets, ...runOptions });
+  const tokenizers = new TokenizerCache();
+  const chat = new ChatService({ store, sessions: new SessionCache(), tokenizers });
   return {
     homeDir,
     paths,
@@ -33,7 +42,10 @@ export function openCoreServices(
     datasets,
     models: new ModelLibrary(store, { ...library, modelsDir: paths.models }),
     runs,
+    tokenizers,
+    chat,
     close: () => {
+      chat.close();
       runs.close();
       store.close();
     },

@@ -10,7 +10,7 @@ import { openAuditor } from '../data/check.js';
 import type { DatasetService } from '../data/datasets.js';
 import { createTemplate, type TemplateName } from '../data/template/index.js';
 import { prepareTokenFile, requireTokenFile, type TokenFile } from '../data/token-file.js';
-import { loadModelTokenizer } from '../data/tokenize.js';
+import { loadModelTokenizer, type ModelTokenizer } from '../data/tokenize.js';
 import { defaultTemplate, promptIds } from '../engine/generate.js';
 import { loadNative } from '../engine/native.js';
 import { readModelConfig } from '../models/config.js';
@@ -80,6 +80,8 @@ export interface DefineRunDeps {
   datasets: DatasetService;
   /** Where token files are cached (the home folder's cache/). */
   cacheDir: string;
+  /** Loads a model folder's tokenizer (default: from disk; `runs.plan` passes a cache). */
+  loadTokenizer?: (modelDir: string) => ModelTokenizer;
 }
 
 /** Imports the data if needed, tokenizes it, checks settings and memory; throws what to change. */
@@ -114,7 +116,7 @@ export async function defineRun(deps: DefineRunDeps, request: CreateRunRequest):
   const overrides = [...(request.overrides ?? [])];
   const hyper = applyOverrides(PRESETS[preset].build(trainRows.length), overrides);
 
-  const tokenizer = loadModelTokenizer(modelDir);
+  const tokenizer = (deps.loadTokenizer ?? loadModelTokenizer)(modelDir);
   const template = request.template ?? defaultTemplate(tokenizer);
   const chat = createTemplate(template, tokenizer.context, tokenizer.specialTokens);
   const tokenFile = async (split: 'train' | 'eval', selected: typeof rows) => {

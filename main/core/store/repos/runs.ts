@@ -107,6 +107,16 @@ function prepare(db: Database) {
       WHERE id = @id
       RETURNING *`),
     remove: db.prepare<[number]>('DELETE FROM runs WHERE id = ?'),
+    latestMeasured: db
+      .prepare<{ modelHash: string; backend: string; metric: string }, number>(`
+      SELECT r.id FROM runs AS r
+      WHERE r.status IN ('running', 'completed')
+        AND json_extract(r.config, '$.modelHash') = @modelHash
+        AND json_extract(r.config, '$.backend') = @backend
+        AND EXISTS (SELECT 1 FROM metrics AS m WHERE m.run_id = r.id AND m.name = @metric)
+      ORDER BY r.created_at DESC, r.id DESC
+      LIMIT 1`)
+      .pluck(),
   };
 }
 
@@ -153,6 +163,14 @@ export class RunsRepo {
       device: change.device ?? null,
     });
     return record && toRun(record);
+  }
+
+  /**
+   * The newest running or completed run of this model (by its content hash) on this backend that
+   * recorded `metric`: where a measured training speed comes from.
+   */
+  latestMeasured(modelHash: string, backend: string, metric: string): number | undefined {
+    return this.#sql.latestMeasured.get({ modelHash, backend, metric });
   }
 
   /** Deletes the run with its metrics, checkpoints, samples, exports and events (rows, not files). */
