@@ -1,0 +1,14 @@
+// Tensor-core GEMM instantiations: the projections with bf16 weights: x·Wᵀ and dy·W, both tile shapes.
+// One file per group so that a many-core build compiles the groups in parallel; the list is in
+// gemm_mma.cuh (TS_GEMM_MMA_BF16_INSTANCES), the kernel there too.
+#include "gemm_mma.cuh"
+
+namespace tunesmith {
+namespace cuda {
+namespace mma {
+
+TS_GEMM_MMA_BF16_INSTANCES(TS_GEMM_MMA_DEFINE)
+
+}  // namespace mma
+}  // namespace cuda
+}  // namespace tunesmith
