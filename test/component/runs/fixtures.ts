@@ -91,6 +91,7 @@ export function runDetails(id: number, patch: Partial<RunDetailsInfo> = {}): Run
       sample(2, 23, 'Say hello', 'Hello!'),
       sample(3, 46, 'What is the capital of France?', 'The capital of France is Paris.'),
       sample(4, 46, 'Say hello', 'Hello there!'),
+      sample(5, 46, 'Count to three', '\n\n\n\n', false),
     ],
     ...patch,
   };

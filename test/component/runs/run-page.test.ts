@@ -64,6 +64,8 @@ describe('RunPage', () => {
     expect(groups.map((g) => g.dataset.testid)).toEqual(['samples-step-46', 'samples-step-23']);
     expect(groups[0]!.textContent).toContain('The capital of France is Paris.');
     expect(groups[1]!.textContent).toContain('Cut off at the length limit');
+    // A reply of blank lines says so instead of showing an empty box.
+    expect(groups[0]!.textContent).toContain('Only spaces and line breaks.');
   });
 
   it('lists only the exports of this run', async () => {
