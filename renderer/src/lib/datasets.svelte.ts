@@ -164,7 +164,9 @@ export class DataSession {
         versions: [...versions, result.version],
         report: result.report,
       };
-      this.importInfo = { format, layout, reason, mapping };
+      // A mapping the person chose needs no explanation (main words it for the CLI's --map).
+      const why = extra.map ? 'Read with the columns you chose.' : reason;
+      this.importInfo = { format, layout, reason: why, mapping };
       await this.#loadColumns();
     } catch (err) {
       this.error = toUserError(err);

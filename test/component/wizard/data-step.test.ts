@@ -131,6 +131,8 @@ describe('DataStep', () => {
       expect((view.getByTestId('data-continue') as HTMLButtonElement).disabled).toBe(false),
     );
     expect(wizard.choices.versionId).toBe(2);
+    expect(view.getByTestId('editor-saved').textContent).toContain('Saved as version 2');
+    expect(view.getByTestId('import-result').textContent).toContain('version 2');
   });
 
   it('reads the file again with the columns the person picks, as the next version', async () => {
@@ -165,6 +167,7 @@ describe('DataStep', () => {
     });
     await waitFor(() => expect(wizard.choices.versionId).toBe(2));
     expect(view.getByTestId('import-result').textContent).toContain('version 2');
+    expect(view.getByTestId('mapping-reason').textContent).toBe('Read with the columns you chose.');
   });
 
   it('when the columns cannot be told apart, says why and offers them to choose', async () => {
