@@ -94,6 +94,20 @@ describe('ModelStep', () => {
     expect(wizard.choices.modelDir).toBeNull();
   });
 
+  it('says a hint once when main already put it in the message', async () => {
+    api.answer('models.list', []).fail('models.add', {
+      code: 'model-incomplete',
+      message: '/tmp is not a model folder.\n- config.json is missing.\nDownload the whole folder.',
+      hint: 'Download the whole folder.',
+    });
+    const view = render(Harness, { props: { component: ModelStep, wizard } });
+    await fireEvent.input(view.getByTestId('model-path-input'), { target: { value: '/tmp' } });
+    await fireEvent.click(view.getByTestId('model-add-button'));
+    const error = await view.findByTestId('model-error');
+    expect(error.textContent?.split('Download the whole folder.')).toHaveLength(2);
+    expect(error.textContent).not.toContain('What to do');
+  });
+
   it('says plainly when a checked folder does not fit this computer', async () => {
     const big = model(3, {
       name: 'Big',
