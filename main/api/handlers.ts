@@ -7,6 +7,7 @@ import { importUpload } from '../core/data/upload.js';
 import { buildDoctorReport } from '../core/doctor.js';
 import { ensureDemoModel } from '../core/models/demo.js';
 import { resolveHubToken } from '../core/models/hub/token.js';
+import { compareCheckpoints } from '../core/runs/compare.js';
 import { planRun } from '../core/runs/plan.js';
 import type { CoreServices } from '../core/services.js';
 import type { Handlers } from './dispatch.js';
@@ -20,11 +21,12 @@ export interface HandlerDeps {
 }
 
 export function createHandlers({ services, bus, openPath }: HandlerDeps): Handlers {
-  const { store, homeDir, paths, datasets, models, runs, tokenizers, chat } = services;
+  const { store, homeDir, paths, datasets, models, runs, tokenizers, chat, runExports } = services;
   runs.subscribe((event) => bus.emit('runs.event', event));
   const lengths = new LengthCache(store, tokenizers);
   return {
     'system.doctor': () => buildDoctorReport({ homeDir, store }),
+    'system.openPath': async ({ path }) => ({ opened: openPath ? await openPath(path) : false, path }),
     'models.list': async ({ limit }) => (await models.list()).slice(0, limit),
     'models.catalogue': () => models.catalogue(),
     'models.add': ({ path }) => models.add(path),
@@ -60,15 +62,13 @@ export function createHandlers({ services, bus, openPath }: HandlerDeps): Handle
         request,
       ),
     'runs.create': (request) => runs.create(request),
+    'runs.compare': (request) => compareCheckpoints(store, tokenizers, request),
     'runs.start': ({ runId }) => runs.launch(runId),
     'runs.pause': ({ runId }) => runs.pause(runId),
     'runs.resume': ({ runId }) => runs.launch(runId, { resume: true }),
     'runs.cancel': ({ runId }) => runs.cancel(runId),
     'runs.get': ({ runId }) => runs.get(runId),
     'runs.metrics': ({ runId }) => runs.metrics(runId),
-    'exports.list': ({ limit }) => store.exports.list({ limit }),
-    // Contract commands whose services are being built (see issue 8). Each replaces its line.
-    'runs.compare': notYet,
     'chat.generate': async (request) => {
       // Text pieces are merged to at most 20 events a second; the rest goes out before the reply.
       const tokens = new TextCoalescer((text) =>
@@ -81,12 +81,9 @@ export function createHandlers({ services, bus, openPath }: HandlerDeps): Handle
       }
     },
     'chat.cancel': ({ requestId }) => ({ cancelled: chat.cancel(requestId) }),
-    'exports.create': notYet,
-    'exports.get': notYet,
-    'system.openPath': async ({ path }) => ({ opened: openPath ? await openPath(path) : false, path }),
+    'exports.list': ({ limit }) => store.exports.list({ limit }),
+    'exports.create': (request) =>
+      runExports.create(request, (progress) => bus.emit('exports.progress', progress)),
+    'exports.get': ({ exportId }) => runExports.get(exportId),
   };
-}
-
-function notYet(): never {
-  throw Object.assign(new Error('This part of Tunesmith is not built yet.'), { code: 'not-implemented' });
 }

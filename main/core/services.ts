@@ -4,6 +4,7 @@ import { ChatService } from './chat/service.js';
 import { DatasetService } from './data/datasets.js';
 import { TokenizerCache } from './data/tokenizer-cache.js';
 import { SessionCache } from './engine/session-cache.js';
+import { RunExports } from './export/run-export.js';
 import { type HomePaths, openHome } from './home.js';
 import { type LibraryOptions, ModelLibrary } from './models/library.js';
 import { RunService, type RunServiceOptions } from './runs/service.js';
@@ -20,6 +21,8 @@ export interface CoreServices {
   tokenizers: TokenizerCache;
   /** Chat with a run's checkpoint or a model; keeps model sessions loaded between turns. */
   chat: ChatService;
+  /** A run's checkpoint exported from the app, recorded with its outcome and lineage. */
+  runExports: RunExports;
   close(): void;
 }
 
@@ -44,6 +47,7 @@ export function openCoreServices(
     runs,
     tokenizers,
     chat,
+    runExports: new RunExports({ store, exportsDir: paths.exports }),
     close: () => {
       chat.close();
       runs.close();
