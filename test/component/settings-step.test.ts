@@ -90,7 +90,7 @@ describe('Settings step', () => {
     setup();
     const note = await screen.findByTestId('plan-error');
     expect(note.textContent).toContain('14.2 GiB of memory but 7.5 GiB is free');
-    expect(note.textContent).toContain('Try --set maxLen=1024.');
+    expect(note.textContent).toContain('In Advanced settings: Try maxLen=1024.');
     expect((screen.getByTestId('start-training') as HTMLButtonElement).disabled).toBe(true);
   });
 

@@ -21,16 +21,26 @@ const SCREEN_HINTS: Record<string, string> = {
   'disk-full': 'Free some disk space, then press Resume.',
   'out-of-memory':
     'Go back to Settings and start a run that needs less memory: in Advanced settings lower “Longest example” or “Examples at once”, keep “Save memory” on, or close other programs.',
+  'dataset-has-errors':
+    'Go back to the Data step and fix or delete those examples; that makes a new version, which is the one trained.',
   'not-implemented': 'This part of Tunesmith is still being built; update Tunesmith and try again.',
 };
 
-/** A run's stored error (or a `failed` event) with a hint that fits this screen. */
-export function runProblem(error: {
+/**
+ * A problem with a hint that fits the screen rather than the command line: known codes get this
+ * screen's words (main's hint stays as details), and `--set key=value` advice points at Advanced
+ * settings, where the same names are shown.
+ */
+export function screenProblem(error: {
   code?: string | undefined;
   message: string;
   hint?: string | undefined;
 }): Problem {
   const screenHint = error.code ? SCREEN_HINTS[error.code] : undefined;
-  if (!screenHint) return { message: error.message, hint: error.hint, code: error.code };
-  return { message: error.message, hint: screenHint, code: error.code, details: error.hint };
+  if (screenHint) return { message: error.message, hint: screenHint, code: error.code, details: error.hint };
+  if (error.hint?.includes('--set ')) {
+    const hint = `In Advanced settings: ${error.hint.replaceAll('--set ', '')}`;
+    return { message: error.message, hint, code: error.code, details: error.hint };
+  }
+  return { message: error.message, hint: error.hint, code: error.code };
 }
