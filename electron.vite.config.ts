@@ -11,6 +11,9 @@ export default defineConfig({
       // The trainer is its own entry: the app starts it in a utility process (main/electron/app-paths.ts).
       rollupOptions: {
         input: { index: resolve('main/index.ts'), trainer: resolve('main/trainer/index.ts') },
+        // llama.cpp verification of exports is a developer tool (a devDependency, loaded on demand):
+        // never bundled, and absent from installers, where exports say they were not verified.
+        external: ['node-llama-cpp'],
       },
     },
   },
