@@ -7,6 +7,7 @@ import type { Conversation } from '../data/conversation.js';
 import type { TemplateName } from '../data/template/index.js';
 import type { TokenizerCache } from '../data/tokenizer-cache.js';
 import { GenerateError, type GenerateResult, preparePrompt, streamReply } from '../engine/generate.js';
+import { loadNative } from '../engine/native.js';
 import type { SessionCache } from '../engine/session-cache.js';
 import { adapterDirOf, type CheckpointChoice, chooseCheckpoint } from '../runs/checkpoint-choice.js';
 import { type RunDefinition, RunError } from '../runs/define.js';
@@ -28,6 +29,7 @@ export interface ChatRequest {
 interface ChatTarget {
   modelDir: string;
   adapterDir: string | null;
+  backend: 'cpu' | 'cuda';
   template?: TemplateName;
   source: string;
 }
@@ -61,7 +63,12 @@ export class ChatService {
     });
     const controller = new AbortController();
     this.#active.set(request.requestId, controller);
-    const key = { modelDir: target.modelDir, adapterDir: target.adapterDir, seed: request.seed ?? 0 };
+    const key = {
+      modelDir: target.modelDir,
+      adapterDir: target.adapterDir,
+      seed: request.seed ?? 0,
+      backend: target.backend,
+    };
     let started = false;
     // A reply cancelled while it waits for the session ends at once, with nothing.
     const cancelledWhileWaiting = new Promise<GenerateResult | null>((resolve) => {
@@ -120,7 +127,8 @@ export class ChatService {
         );
       }
       const modelDir = path.resolve(request.modelDir);
-      return { modelDir, adapterDir: null, source: `base model (${path.basename(modelDir)})` };
+      const backend = loadNative().probe().backends.includes('cuda') ? 'cuda' : 'cpu';
+      return { modelDir, adapterDir: null, backend, source: `base model (${path.basename(modelDir)})` };
     }
     const runId = request.runId;
     const run = this.#store.runs.get(runId);
@@ -128,7 +136,12 @@ export class ChatService {
       throw new RunError('not-found', `There is no run ${runId}.`, 'Choose a run from the list of runs.');
     }
     const definition = run.config as unknown as RunDefinition;
-    const base = { modelDir: definition.modelDir, template: definition.template };
+    // The backend the run trained on (a GPU run chats on the GPU).
+    const base = {
+      modelDir: definition.modelDir,
+      template: definition.template,
+      backend: definition.backend,
+    };
     if (request.checkpoint === 'base') {
       return { ...base, adapterDir: null, source: `base model of run ${runId} (without its training)` };
     }

@@ -1,5 +1,5 @@
 // Loaded engine sessions kept between chat turns, so a conversation does not reload the model for
-// every message. One session per (model folder, adapter folder, seed); each runs one generation at a
+// every message. One session per (model folder, adapter folder, seed, backend); each runs one generation at a
 // time, the others wait in line. A session idle for a few minutes is freed, the least recently used
 // one is freed when too many are held, and close() frees them all (those busy, once their call ends).
 import type { LoadModelOptions, Session } from '../../../native/index.js';
@@ -11,6 +11,8 @@ export interface SessionKey {
   /** A PEFT adapter folder, or null for the base model alone. */
   adapterDir: string | null;
   seed: number;
+  /** Default: the CPU. */
+  backend?: 'cpu' | 'cuda';
 }
 
 /** Work on a session: `settled` says when the engine is done with it (see streamReply). */
@@ -98,7 +100,7 @@ export class SessionCache {
   }
 
   #entry(key: SessionKey): Entry {
-    const id = JSON.stringify([key.modelDir, key.adapterDir, key.seed]);
+    const id = JSON.stringify([key.modelDir, key.adapterDir, key.seed, key.backend ?? 'cpu']);
     let entry = this.#entries.get(id);
     if (!entry) {
       entry = {
@@ -164,6 +166,7 @@ async function loadSession(key: SessionKey, maxSeqLen: number): Promise<Session>
     : { r: 1, alpha: 1 };
   const session = await loadNative().loadModel({
     modelDir: key.modelDir,
+    backend: key.backend ?? 'cpu',
     quant: 'nf4',
     lora,
     maxSeqLen,
