@@ -2,7 +2,7 @@
 // it current. Step and eval events append to the metric series (growable typed arrays, handed to
 // the charts at most once a second so they redraw calmly at 10 events per second); samples,
 // checkpoints and status changes refetch the details, since only the store knows their ids.
-import type { RunDetailsInfo, RunEventPayload, RunSummary, TrainerEvent } from '../../../main/api/contract';
+import type { RunDetailsInfo, RunEventPayload, TrainerEvent } from '../../../main/api/contract';
 import type { Api } from './api';
 import { type ShownError, shownError } from './errors';
 import { GrowableSeries } from './growable-series';
@@ -10,6 +10,7 @@ import { GrowableSeries } from './growable-series';
 /** Metric name (`loss`, `eval_loss`, `lr` …) → steps and values. */
 export type MetricSeries = Record<string, { x: Float64Array; y: Float64Array }>;
 type StepEvent = Extract<TrainerEvent, { type: 'step' }>;
+export type RunAction = 'runs.start' | 'runs.pause' | 'runs.resume' | 'runs.cancel';
 
 const FLUSH_MS = 1000;
 const REFETCH_MS = 300;
@@ -24,6 +25,7 @@ export class RunLive {
   readonly #api: Api;
   readonly #series = new Map<string, GrowableSeries>();
   #pending: { name: string; step: number; value: number }[] = [];
+  #statusEvents = 0;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #refetchTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -71,9 +73,16 @@ export class RunLive {
     }
   }
 
-  /** After pause/resume/cancel: the answer is the run's new summary. */
-  setRun(run: RunSummary): void {
-    if (this.details) this.details = { ...this.details, run, interrupted: false };
+  /**
+   * Start, pause, resume or stop the run. The answer is the run's summary as it was when main
+   * answered; a status event that came first is newer (a pause answers "running" just after the
+   * trainer said "paused"), so the answer only counts when no status event arrived meanwhile.
+   */
+  async act(name: RunAction): Promise<void> {
+    const seen = this.#statusEvents;
+    const run = await this.#api.call(name, { runId: this.runId });
+    if (this.details && this.#statusEvents === seen)
+      this.details = { ...this.details, run, interrupted: false };
     this.#scheduleRefetch();
   }
 
@@ -95,6 +104,7 @@ export class RunLive {
         this.#scheduleRefetch();
         return;
       case 'status':
+        this.#statusEvents += 1;
         if (this.details) this.details = { ...this.details, run: event.run };
         this.#scheduleRefetch();
         return;

@@ -121,6 +121,7 @@ describe('RunPage', () => {
       timeout: 3000,
     });
     await nextFrame();
+    expect(within(getByTestId('run-summary')).getByText('0.5')).toBeTruthy();
 
     api.answer(
       'runs.get',
@@ -159,6 +160,23 @@ describe('RunPage', () => {
     await fireEvent.click(getByTestId('run-resume'));
     expect(api.inputs('runs.resume')).toEqual([{ runId: 1 }]);
     await waitFor(() => expect(getByTestId('run-status').textContent).toBe('Training'));
+  });
+
+  it('pauses: the trainer\'s "paused" wins over the older answer of the pause call', async () => {
+    const running = runDetails(1, { run: runSummary(1, { status: 'running', finishedAt: null }) });
+    const paused = runDetails(1, { run: runSummary(1, { status: 'paused', finishedAt: null }) });
+    api.answer('runs.get', running).answer('runs.pause', () => {
+      // main answers with the row as it was when the pause was asked for, after the trainer has
+      // already reported that it paused.
+      api.answer('runs.get', paused);
+      api.emit('runs.event', { runId: 1, type: 'status', run: paused.run });
+      return running.run;
+    });
+    const { findByRole, getByTestId } = renderPage();
+    await fireEvent.click(await findByRole('button', { name: 'Pause' }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(getByTestId('run-status').textContent).toBe('Paused');
+    expect(getByTestId('run-resume')).toBeTruthy();
   });
 
   it('shows why a failed run failed, with the hint', async () => {
