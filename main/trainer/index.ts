@@ -27,6 +27,7 @@ import { learningRate } from '../core/runs/config.js';
 import { modelContentHash } from '../core/runs/fit.js';
 import { connectToParent } from './channel.js';
 import type { CheckpointMeta, DataPosition, TrainerJob, TrainerMessage } from './protocol.js';
+import { type EvalPoint, evalLossRisingWarning } from './warnings.js';
 
 interface Faults {
   nanAtStep?: number;
@@ -225,6 +226,8 @@ async function train(job: TrainerJob): Promise<void> {
   });
 
   const stream = new BatchStream(trainFile, h.microBatch, h.seed);
+  const evalHistory: EvalPoint[] = [];
+  const warned = new Set<string>();
   const started = performance.now();
   const startStep = position.step;
   let lastCheckpointStep = position.step;
@@ -297,6 +300,14 @@ async function train(job: TrainerJob): Promise<void> {
       }
       const stopRate = job.samplePrompts.length ? stopped / job.samplePrompts.length : null;
       await send({ type: 'eval', step, loss: lastEvalLoss, stopRate });
+      if (lastEvalLoss !== null) {
+        evalHistory.push({ step, loss: lastEvalLoss });
+        const rising = warned.has('eval-loss-rising') ? undefined : evalLossRisingWarning(evalHistory);
+        if (rising) {
+          warned.add(rising.code);
+          await send(rising);
+        }
+      }
     }
     if (step % h.checkpointEvery === 0 || last || pauseRequested) {
       const meta: CheckpointMeta = {

@@ -52,6 +52,22 @@ export interface RunDetailsInfo {
     stopped: boolean;
     createdAt: number;
   }[];
+  /**
+   * What happened to the run, oldest first: starts, warnings from the trainer (e.g. code
+   * `eval-loss-rising`), failures, interruptions, the end. `data` carries a warning's or failure's
+   * `code` and an error's `hint`.
+   */
+  log?: RunLogEntry[];
+}
+
+export interface RunLogEntry {
+  id: number;
+  at: number;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  /** run.started, run.warning, run.failed, run.interrupted, run.disk-full, run.paused, run.cancelled, run.completed */
+  kind: string;
+  message: string;
+  data: unknown;
 }
 
 export interface MetricSeriesPoint {

@@ -43,6 +43,8 @@ export interface RunDetails {
   latest: { step: number; loss: number | null; evalLoss: number | null; stopRate: number | null };
   checkpoints: CheckpointRow[];
   samples: SampleRow[];
+  /** The run's log: warnings, failures, interruptions, starts and ends. */
+  log: EventRow[];
 }
 
 export interface RunServiceOptions {
@@ -302,6 +304,7 @@ export class RunService {
       },
       checkpoints: this.#store.checkpoints.listForRun(runId),
       samples: this.#store.samples.listForRun(runId),
+      log: this.log(runId),
     };
   }
 

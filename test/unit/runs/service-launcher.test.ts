@@ -143,6 +143,8 @@ describe('RunService with a trainer launcher', () => {
       data: { code: 'eval-loss-rising' },
     });
     expect(events.some((e) => e.type === 'warning' && e.code === 'eval-loss-rising')).toBe(true);
+    // runs.get carries the log to the run page.
+    expect(core.runs.get(run.id).log.map((e) => e.kind)).toEqual(['run.started', 'run.warning']);
   });
 
   it('a trainer that dies leaves the run interrupted at its last checkpoint, logged as an error', async () => {
