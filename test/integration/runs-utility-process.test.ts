@@ -4,11 +4,13 @@
 // whose handle behaves like Electron's (pid after 'spawn', an exit code and no signal).
 import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTinyModel } from '../../main/core/models/tiny.js';
 import { type CoreServices, openCoreServices } from '../../main/core/services.js';
+import { appFiles } from '../../main/electron/app-paths.js';
 import {
   type ForkUtility,
   type UtilityForkOptions,
@@ -19,6 +21,8 @@ import { REPO_ROOT, tempDir } from '../helpers/cli.js';
 
 const SAMPLE = path.join(REPO_ROOT, 'resources/samples/reference-sample.csv');
 const SHIM = path.join(REPO_ROOT, 'test/helpers/parent-port-shim.mjs');
+/** The trainer as the app ships it: electron-vite's main build (`npm run build`). */
+const BUNDLED_TRAINER = appFiles(path.join(REPO_ROOT, 'out', 'main')).trainer;
 const SETTINGS = [
   'threads=1',
   'maxSteps=8',
@@ -141,4 +145,31 @@ describe('RunService with trainers in (emulated) utility processes', () => {
       'run.completed',
     ]);
   });
+
+  it.skipIf(!existsSync(BUNDLED_TRAINER.file))(
+    'the bundled trainer (out/main/trainer.js, as packaged) trains in a utility process too',
+    async () => {
+      const bundled = openCoreServices(
+        path.join(work, 'home'),
+        {},
+        {
+          launchTrainer: utilityTrainerLauncher({ fork: emulatedUtilityFork }),
+          trainerEntry: BUNDLED_TRAINER,
+        },
+      );
+      try {
+        const { run } = await bundled.runs.create({
+          modelDir: model,
+          dataFile: SAMPLE,
+          overrides: SETTINGS,
+          backend: 'cpu',
+        });
+        const done = await bundled.runs.start(run.id);
+        expect(done.status, JSON.stringify(done.error)).toBe('completed');
+        expect(bundled.runs.series(run.id, 'loss')).toHaveLength(8);
+      } finally {
+        bundled.close();
+      }
+    },
+  );
 });
