@@ -12,6 +12,7 @@ import {
   ipcMain,
   Menu,
   Notification,
+  powerMonitor,
   screen,
   session,
   shell,
@@ -155,8 +156,15 @@ async function start(): Promise<void> {
   let tray: Tray | undefined;
   const stateFile = join(homeDir, 'window-state.json');
 
+  const allowShutdown = () => {
+    closeAllowed = true;
+    quitting = true;
+  };
+  powerMonitor.on('shutdown', allowShutdown);
   const openWindow = (): BrowserWindow => {
     const created = createWindow(stateFile);
+    // Logging out or shutting down is no time for a question; the runs resume from their checkpoints.
+    created.on('session-end', allowShutdown);
     created.on('close', (event) => {
       const active = runs.activeRuns();
       if (!mustAskBeforeClosing({ activeRuns: active.length, closeAllowed })) return;
