@@ -16,6 +16,12 @@ type Source =
   | { kind: 'path'; path: string }
   | { kind: 'upload'; fileName: string; content: string; encoding: 'base64' };
 
+/**
+ * The share of examples held back to check progress (the eval loss, the best checkpoint), chosen
+ * with a fixed seed — as `tunesmith train --data` does. Without it a wizard run has no eval loss.
+ */
+export const EVAL_SPLIT = { splitRatio: 0.1, seed: 42 } as const;
+
 export interface ImportInfo {
   format: DetectedSourceFormat;
   layout: string;
@@ -149,11 +155,12 @@ export class DataSession {
     try {
       const result: DatasetImportResult =
         source.kind === 'path'
-          ? await this.#api.call('datasets.import', { path: source.path, ...extra })
+          ? await this.#api.call('datasets.import', { path: source.path, ...EVAL_SPLIT, ...extra })
           : await this.#api.call('datasets.upload', {
               fileName: source.fileName,
               content: source.content,
               encoding: source.encoding,
+              ...EVAL_SPLIT,
               ...extra,
             });
       const { format, layout, reason, mapping } = result;

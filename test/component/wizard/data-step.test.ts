@@ -82,8 +82,9 @@ describe('DataStep', () => {
     expect(result.textContent).toContain('examples');
     await waitFor(() => expect(wizard.choices).toMatchObject({ datasetId: 1, versionId: 1 }));
     const [upload] = api.inputs('datasets.upload');
-    expect(Object.keys(upload!).sort()).toEqual(['content', 'encoding', 'fileName']);
-    expect(upload).toMatchObject({ fileName: 'support.csv', encoding: 'base64' });
+    expect(Object.keys(upload!).sort()).toEqual(['content', 'encoding', 'fileName', 'seed', 'splitRatio']);
+    // A tenth is held back to check progress, so the run has an eval loss and a best checkpoint.
+    expect(upload).toMatchObject({ fileName: 'support.csv', encoding: 'base64', splitRatio: 0.1, seed: 42 });
     expect(atob(upload!.content)).toBe(CSV);
     expect(view.getByTestId('detected-format').textContent).toContain('CSV');
     expect(view.getByTestId('mapping-reason').textContent).toContain('question → user');
@@ -164,6 +165,7 @@ describe('DataStep', () => {
       fileName: 'support.csv',
       datasetId: 1,
       map: 'user=question,assistant=answer2',
+      splitRatio: 0.1,
     });
     await waitFor(() => expect(wizard.choices.versionId).toBe(2));
     expect(view.getByTestId('import-result').textContent).toContain('version 2');
