@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignSeries, smoothed } from '../../renderer/src/lib/chart-data';
+import { alignSeries, formatChartValue, STEP_TICKS, smoothed } from '../../renderer/src/lib/chart-data';
 import { GrowableSeries } from '../../renderer/src/lib/growable-series';
 
 describe('alignSeries', () => {
@@ -71,5 +71,27 @@ describe('GrowableSeries', () => {
     series.push(7, 2);
     expect(Array.from(series.view().x)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(series.lastY).toBe(2);
+  });
+});
+
+describe('formatChartValue', () => {
+  it('gives axis ticks the decimals their spacing needs, so neighbours never read alike', () => {
+    const ticks = [11.925, 11.93, 11.935, 11.94];
+    expect(ticks.map((v) => formatChartValue(v, 0.005))).toEqual(['11.925', '11.93', '11.935', '11.94']);
+    expect([0, 2.5, 5].map((v) => formatChartValue(v, 2.5))).toEqual(['0', '2.5', '5']);
+    expect([100, 200].map((v) => formatChartValue(v, 100))).toEqual(['100', '200']);
+  });
+
+  it('writes legend values with four significant digits, tiny and huge ones in e-notation', () => {
+    expect(formatChartValue(11.93456)).toBe('11.93');
+    expect(formatChartValue(2e-4)).toBe('2.0e-4');
+    expect(formatChartValue(3_200_000)).toBe('3.2e+6');
+  });
+});
+
+describe('STEP_TICKS', () => {
+  it('spaces step ticks by whole steps only', () => {
+    expect(STEP_TICKS.every((s) => Number.isInteger(s) && s >= 1)).toBe(true);
+    expect(STEP_TICKS.slice(0, 4)).toEqual([1, 2, 5, 10]);
   });
 });

@@ -30,6 +30,21 @@ describe('MetricChart', () => {
     expect(Array.from(plot!.data[1] as Float64Array)).toEqual([3, 3 / Math.sqrt(2), 3 / Math.sqrt(3)]);
   });
 
+  it('ticks whole steps, and y ticks a narrow range apart without repeating a label', () => {
+    render(MetricChart, { props: { label: 'Loss', series: [lossSeries(3)] } });
+    const [xAxis, yAxis] = FakePlot.live[0]!.options.axes!;
+    expect((xAxis!.incrs as number[]).every(Number.isInteger)).toBe(true);
+    const values = yAxis!.values as (
+      u: unknown,
+      splits: number[],
+      i: number,
+      space: number,
+      incr: number,
+    ) => string[];
+    const labels = values(null, [11.925, 11.93, 11.935, 11.94], 1, 30, 0.005);
+    expect(new Set(labels).size).toBe(4);
+  });
+
   it('feeds new points to the same plot instead of building a new one', async () => {
     const { rerender } = render(MetricChart, { props: { label: 'Loss', series: [lossSeries(10)] } });
     await rerender({ label: 'Loss', series: [lossSeries(100_000)] });

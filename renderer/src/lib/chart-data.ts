@@ -134,3 +134,30 @@ export function smoothed(
   }
   return out;
 }
+
+/** Tick spacings for an axis of steps: whole steps only (1, 2, 5, 10, 20, 50 …), never "step 1.5". */
+export const STEP_TICKS: number[] = Array.from({ length: 10 }, (_, e) =>
+  [1, 2, 5].map((m) => m * 10 ** e),
+).flat();
+
+/** Decimals that write a tick spacing exactly (0.005 → 3, 0.25 → 2, 5 → 0). */
+function decimalsOf(spacing: number): number {
+  for (let d = 0; d < 12; d++) {
+    const scaled = spacing * 10 ** d;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6) return d;
+  }
+  return 12;
+}
+
+/**
+ * A value for the legend or an axis. Very small or large values in e-notation; an axis tick gets
+ * the decimals its spacing needs, so neighbouring ticks never read alike (11.925, 11.93, 11.935,
+ * not 11.93, 11.93, 11.94).
+ */
+export function formatChartValue(value: number, tickSpacing?: number): string {
+  const magnitude = Math.abs(value);
+  if (magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e6)) return value.toExponential(1);
+  if (tickSpacing !== undefined && tickSpacing > 0)
+    return String(Number(value.toFixed(decimalsOf(tickSpacing))));
+  return String(Number(value.toPrecision(4)));
+}
