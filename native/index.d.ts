@@ -162,11 +162,15 @@ export interface Session {
   evalLoss(batch: Batch): Promise<LossResult>;
   /** Next-token logits [vocabSize] after `tokens` (one sequence, forward only, adapter applied). */
   logits(tokens: Int32Array): Promise<Float32Array>;
-  /** New tokens (the prompt excluded); onToken sees each one before the promise settles. */
+  /**
+   * New tokens (the prompt excluded); onToken sees each one before the promise settles. onToken
+   * returning false stops the generation (within a token or two; later tokens are not shown to it).
+   */
   generate(
     prompt: Int32Array,
     options?: GenerateOptions,
-    onToken?: (token: number) => void,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a listener that returns nothing keeps going
+    onToken?: (token: number) => boolean | void,
   ): Promise<Int32Array>;
   /** PEFT folder: adapter_config.json + adapter_model.safetensors. */
   saveAdapter(dir: string, options?: { baseModelName?: string }): Promise<void>;

@@ -100,8 +100,9 @@ class Model {
   // Averages, clips (max_grad_norm <= 0: no clipping) and updates; resets the accumulation.
   OptimizerResult optimizer_step(const AdamWParams& hp, float max_grad_norm);
 
+  // on_token sees each new token; returning false stops the generation after that token.
   std::vector<int> generate(const std::vector<int>& prompt, const GenerateOptions& options,
-                            const std::function<void(int)>& on_token);
+                            const std::function<bool(int)>& on_token);
 
   // PEFT folder: adapter_config.json + adapter_model.safetensors (formats.md §4).
   void save_adapter(const std::string& dir, const std::string& base_model_name) const;

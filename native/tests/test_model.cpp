@@ -199,7 +199,10 @@ TEST(model_generation_prefill_and_decode_agree) {
   GenerateOptions go;
   go.max_new_tokens = 6;
   std::vector<int> streamed;
-  const auto first = m.generate(prompt, go, [&](int t) { streamed.push_back(t); });
+  const auto first = m.generate(prompt, go, [&](int t) {
+    streamed.push_back(t);
+    return true;
+  });
   CHECK_EQ(first.size(), size_t(6));
   CHECK_EQ(streamed, first);
   std::vector<int> longer = prompt;

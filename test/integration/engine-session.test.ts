@@ -93,10 +93,25 @@ describe('engine session', () => {
     const out = await session.generate(
       Int32Array.from(promptOf(prompt)),
       { maxNewTokens: 20, stopTokens: [IM_END] },
-      (t) => streamed.push(t),
+      (t) => {
+        streamed.push(t);
+      },
     );
     expect(Array.from(out)).toEqual([...reply, IM_END]);
     expect(streamed).toEqual(Array.from(out));
+    // onToken returning false stops the engine within a token or two (a cancelled chat reply).
+    const seen: number[] = [];
+    const stopped = await session.generate(
+      Int32Array.from(promptOf(prompt)),
+      { maxNewTokens: 20, stopTokens: [] },
+      (t) => {
+        seen.push(t);
+        return seen.length < 2;
+      },
+    );
+    expect(seen).toHaveLength(2);
+    expect(stopped.length).toBeGreaterThanOrEqual(2);
+    expect(stopped.length).toBeLessThanOrEqual(4);
     // Without the adapter the base model says something else.
     const base = await session.generate(Int32Array.from(promptOf(prompt)), {
       maxNewTokens: 6,

@@ -149,9 +149,9 @@ export interface StreamedReply {
   /** The reply; settles early, with what was generated so far, when the signal aborts. */
   result: Promise<GenerateResult>;
   /**
-   * Settles (never rejects) when the engine's call has returned. The engine cannot stop a
-   * generation midway, so after a cancel it finishes in the background; the session stays busy
-   * until then and must not be used or disposed before.
+   * Settles (never rejects) when the engine's call has returned: after a cancel, within a token or
+   * two (the engine stops when onToken returns false). The session stays busy until then and must
+   * not be used or disposed before.
    */
   settled: Promise<void>;
 }
@@ -200,7 +200,8 @@ export function streamReply(session: Session, prompt: PreparedPrompt, options: S
       useAdapter: options.useAdapter,
     },
     (token) => {
-      if (finished) return;
+      // false stops the engine: a cancelled reply frees the session within a token or two.
+      if (finished) return false;
       generated.push(token);
       // Decode everything so far and pass on the difference: a character may span several tokens.
       const text = visibleText(model, generated, stopTokens);

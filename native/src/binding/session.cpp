@@ -382,12 +382,16 @@ Napi::Value Session::generate(const Napi::CallbackInfo& info) {
       return rejected(env, "generate(): the session is busy with another call; await it first");
 
     struct Shared {
+      explicit Shared(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
       Napi::Promise::Deferred deferred;
       Napi::FunctionReference on_token;
       std::vector<int> out;
       std::string error;
+      // Set when onToken returns false; the worker stops at its next token (one or two late, since
+      // onToken runs on the JS thread after the worker has queued the token).
+      std::atomic<bool> stop{false};
     };
-    auto shared = std::make_shared<Shared>(Shared{Napi::Promise::Deferred::New(env), {}, {}, {}});
+    auto shared = std::make_shared<Shared>(env);
     if (!on_token.IsEmpty()) shared->on_token = Napi::Persistent(on_token);
     Napi::Promise promise = shared->deferred.Promise();
     auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
@@ -398,13 +402,16 @@ Napi::Value Session::generate(const Napi::CallbackInfo& info) {
     auto run = [=]() mutable {
       try {
         model->generate(prompt, go, [&](int token) {
+          if (shared->stop.load()) return false;
           tsfn.BlockingCall([shared, token](Napi::Env, Napi::Function) {
-            if (shared->on_token.IsEmpty()) return;
+            if (shared->on_token.IsEmpty() || shared->stop.load()) return;
             try {
-              shared->on_token.Call({Napi::Number::New(shared->on_token.Env(), token)});
+              const Napi::Value keep = shared->on_token.Call({Napi::Number::New(shared->on_token.Env(), token)});
+              if (keep.IsBoolean() && !keep.As<Napi::Boolean>().Value()) shared->stop.store(true);
             } catch (...) {  // a throwing callback must not take the process down; the error is JS's
             }
           });
+          return true;
         }).swap(shared->out);
       } catch (const std::exception& e) {
         shared->error = std::string("generate(): ") + e.what();

@@ -12,7 +12,7 @@
 namespace tunesmith {
 
 std::vector<int> Model::generate(const std::vector<int>& prompt, const GenerateOptions& go,
-                                 const std::function<void(int)>& on_token) {
+                                 const std::function<bool(int)>& on_token) {
   Impl& m = *impl_;
   TS_CHECK(!prompt.empty(), "the prompt is empty: give at least one token");
   for (size_t i = 0; i < prompt.size(); ++i)
@@ -102,7 +102,7 @@ std::vector<int> Model::generate(const std::vector<int>& prompt, const GenerateO
   for (int n = 0; n < go.max_new_tokens; ++n) {
     const int token = sample();
     out.push_back(token);
-    if (on_token) on_token(token);
+    if (on_token && !on_token(token)) break;  // the caller stopped it (a cancelled chat reply)
     if (std::find(go.stop_tokens.begin(), go.stop_tokens.end(), token) != go.stop_tokens.end()) break;
     if (t >= T) break;  // the cache is full: maxSeqLen reached
     forward_token(token, t++);
