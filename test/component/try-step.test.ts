@@ -109,6 +109,28 @@ describe('Try step', () => {
     expect(tuned.input.messages.map((m) => m.content)).toEqual(['Hi', 'Hi! Acme here.', 'And?']);
   });
 
+  it('keeps the newest text of the conversation in view, unless the person scrolled up to read', async () => {
+    await setup();
+    const box = screen.getByTestId('chat-conversation');
+    let height = 1000;
+    Object.defineProperty(box, 'scrollHeight', { configurable: true, get: () => height });
+    Object.defineProperty(box, 'clientHeight', { configurable: true, get: () => 200 });
+    await ask('Where is my order?');
+    await waitFor(() => expect(box.scrollTop).toBe(1000));
+
+    const { input } = generating[0]!;
+    height = 1400;
+    api.emit('chat.token', { requestId: input.requestId, text: 'It ships' });
+    await waitFor(() => expect(box.scrollTop).toBe(1400));
+
+    box.scrollTop = 300;
+    await fireEvent.scroll(box);
+    height = 1600;
+    api.emit('chat.token', { requestId: input.requestId, text: ' today' });
+    await waitFor(() => expect(screen.getByTestId('chat-reply').textContent).toContain('It ships today'));
+    expect(box.scrollTop).toBe(300);
+  });
+
   it('shows why a reply failed', async () => {
     api.fail('chat.generate', {
       code: 'no-checkpoint',
