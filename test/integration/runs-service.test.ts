@@ -1,7 +1,7 @@
 // Runs through RunService: a tiny qwen2 trained on the sample CSV in a real trainer process.
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EventName } from '../../main/api/contract.js';
 import { dispatch } from '../../main/api/dispatch.js';
 import { EventBus } from '../../main/api/events.js';
@@ -150,6 +150,30 @@ describe('RunService', () => {
     expect(failed.error?.message).toMatch(/step 6.*NaN.*checkpoint \(step 4\)/);
     expect(failed.error?.hint).toMatch(/lr=/);
     expect(core.runs.get(run.id).checkpoints.map((c) => c.step)).toEqual([4]);
+  });
+
+  it('resumes when Resume comes while the pause is still under way', async () => {
+    const core = open({ TUNESMITH_TRAINER_FAULT: JSON.stringify({ slowMs: 100 }) });
+    const { run } = await core.runs.create({
+      modelDir: model,
+      dataFile: SAMPLE,
+      evalFile: SAMPLE_EVAL,
+      overrides: SETTINGS,
+      backend: 'cpu',
+    });
+    let resumed: Promise<unknown> | undefined;
+    const stop = core.runs.subscribe((event) => {
+      if (event.runId === run.id && event.type === 'step' && event.step === 2) {
+        core.runs.pause(run.id);
+        // The trainer is still saving its checkpoint: the resume must wait for it, not be lost.
+        resumed = core.runs.resume(run.id);
+        stop();
+      }
+    });
+    await core.runs.start(run.id);
+    await vi.waitFor(() => expect(resumed).toBeDefined());
+    expect(((await resumed) as { status: string }).status).toBe('completed');
+    expect(core.runs.series(run.id, 'loss').map((p) => p.value)).toEqual(uninterrupted);
   });
 
   it('pauses when the disk fills up during a checkpoint, leaving no half-written checkpoint', async () => {

@@ -65,6 +65,8 @@ interface ActiveRun {
   done: Promise<RunRow>;
   lastStepEvent: number;
   finalMessage: boolean;
+  /** pause() was sent: the trainer is saving a checkpoint and will exit. */
+  pausing: boolean;
   /** The service closed: the trainer's last words and exit no longer touch the store. */
   closed: boolean;
 }
@@ -140,7 +142,10 @@ export class RunService {
   /** Starts (or, after a pause or an interruption, resumes) the run's trainer. */
   start(runId: number): Promise<RunRow> {
     const run = this.#get(runId);
-    if (this.#active.has(runId)) return this.#active.get(runId)!.done;
+    const current = this.#active.get(runId);
+    // Resumed while a pause is under way: start again once the pausing trainer has exited.
+    if (current?.pausing) return current.done.then(() => this.start(runId));
+    if (current) return current.done;
     if (run.status === 'running') {
       throw new RunError(
         'already-running',
@@ -196,6 +201,7 @@ export class RunService {
       }),
       lastStepEvent: 0,
       finalMessage: false,
+      pausing: false,
       closed: false,
     };
     this.#active.set(runId, active);
@@ -224,6 +230,7 @@ export class RunService {
   pause(runId: number): RunRow {
     const active = this.#active.get(runId);
     if (!active) throw new RunError('not-running', `Run ${runId} is not running here.`);
+    active.pausing = true;
     active.trainer.send({ type: 'pause' });
     return this.#get(runId);
   }
@@ -243,6 +250,7 @@ export class RunService {
   }
 
   #assertResumable(runId: number): void {
+    if (this.#active.get(runId)?.pausing) return;
     const run = this.#get(runId);
     if (run.status !== 'paused' && run.status !== 'failed' && run.status !== 'created') {
       throw new RunError(
