@@ -141,9 +141,15 @@ async function start(): Promise<void> {
     ],
     onRefused: (target, reason) => logger.warn(`not opening ${target}: ${reason}`),
   });
+  const chooseFolder = async (title: string): Promise<string | null> => {
+    const owner = BrowserWindow.getFocusedWindow();
+    const options = { title, properties: ['openDirectory' as const] };
+    const chosen = owner ? await dialog.showOpenDialog(owner, options) : await dialog.showOpenDialog(options);
+    return chosen.canceled ? null : (chosen.filePaths[0] ?? null);
+  };
   registerIpcTransport({
     ipcMain,
-    handlers: createHandlers({ services, bus, openPath }),
+    handlers: createHandlers({ services, bus, openPath, chooseFolder }),
     bus,
     targets: () => BrowserWindow.getAllWindows().map((w) => w.webContents),
     isTrustedSender: (url) => isNavigationAllowed(url, appUrl),

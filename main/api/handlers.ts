@@ -18,15 +18,19 @@ export interface HandlerDeps {
   bus: EventBus;
   /** Shows a file or folder in the system's file manager (the desktop app); absent under serve. */
   openPath?: (path: string) => Promise<boolean>;
+  /** The desktop app's folder chooser: the chosen folder, or null when the person cancelled. */
+  chooseFolder?: (title: string) => Promise<string | null>;
 }
 
-export function createHandlers({ services, bus, openPath }: HandlerDeps): Handlers {
+export function createHandlers({ services, bus, openPath, chooseFolder }: HandlerDeps): Handlers {
   const { store, homeDir, paths, datasets, models, runs, tokenizers, chat, runExports } = services;
   runs.subscribe((event) => bus.emit('runs.event', event));
   const lengths = new LengthCache(store, tokenizers);
   return {
     'system.doctor': () => buildDoctorReport({ homeDir, store }),
     'system.openPath': async ({ path }) => ({ opened: openPath ? await openPath(path) : false, path }),
+    'system.chooseFolder': async ({ title = 'Choose a folder' }) =>
+      chooseFolder ? { available: true, path: await chooseFolder(title) } : { available: false, path: null },
     'models.list': async ({ limit }) => (await models.list()).slice(0, limit),
     'models.catalogue': () => models.catalogue(),
     'models.add': ({ path }) => models.add(path),

@@ -71,6 +71,16 @@ export const systemCommands = {
   'system.openPath': command<{ opened: boolean; path: string }>()(
     z.object({ path: z.string().min(1) }).strict(),
   ),
+  /**
+   * Ask the person for a folder with the system's folder chooser (desktop app). Under `tunesmith
+   * serve` there is none (`available` false): the UI asks for a typed path instead.
+   */
+  'system.chooseFolder': command<{ available: boolean; path: string | null }>()(
+    z
+      .object({ title: z.string().max(200).optional() })
+      .strict()
+      .default({}),
+  ),
 };
 
 export interface LogEvent {

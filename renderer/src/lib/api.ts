@@ -37,6 +37,8 @@ export class ApiCallError extends Error {
 export interface PreloadBridge {
   invoke(name: string, input: unknown): Promise<ApiResult<unknown>>;
   subscribe(listener: (name: string, payload: unknown) => void): () => void;
+  /** The path of a dropped or chosen file (desktop app only). */
+  pathForFile?(file: File): string;
 }
 
 declare global {

@@ -31,8 +31,7 @@ export interface ImportInfo {
 
 /** The desktop app's preload may say where a dropped file lives; then main reads it in place. */
 function pathOfFile(file: File): string | null {
-  const bridge = globalThis.window?.tunesmith as { pathForFile?: (file: File) => string } | undefined;
-  return bridge?.pathForFile?.(file) || null;
+  return globalThis.window?.tunesmith?.pathForFile?.(file) || null;
 }
 
 /** Sent as base64 whatever the format, so the server sees the exact bytes (encodings, BOMs). */

@@ -94,6 +94,26 @@ describe('ModelStep', () => {
     expect(wizard.choices.modelDir).toBeNull();
   });
 
+  it('offers the system folder chooser in the desktop app and checks the chosen folder', async () => {
+    Object.defineProperty(api, 'transport', { value: 'ipc' });
+    api
+      .answer('models.list', [])
+      .answer('system.chooseFolder', { available: true, path: '/models/qwen' })
+      .answer('models.add', { model: model(4, { name: 'qwen', path: '/models/qwen' }), warnings: [] });
+    const view = render(Harness, { props: { component: ModelStep, wizard } });
+    await fireEvent.click(view.getByTestId('model-choose-folder'));
+    await view.findByTestId('model-details');
+    expect(api.inputs('models.add')).toEqual([{ path: '/models/qwen' }]);
+    expect(wizard.choices.modelDir).toBe('/models/qwen');
+  });
+
+  it('has no folder chooser in a browser (the server has none): the path is typed', async () => {
+    api.answer('models.list', []);
+    const view = render(Harness, { props: { component: ModelStep, wizard } });
+    await view.findByTestId('model-path-input');
+    expect(view.queryByTestId('model-choose-folder')).toBeNull();
+  });
+
   it('says a hint once when main already put it in the message', async () => {
     api.answer('models.list', []).fail('models.add', {
       code: 'model-incomplete',
