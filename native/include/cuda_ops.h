@@ -66,7 +66,7 @@ void rope_backward(const CudaContext& ctx, bf16* dx, const int* pos, const float
 // ---- attention (attention.cu, attention_decode.cu; causal, GQA, optional sliding window) -----------------
 // Flash-attention style: K/V stream through shared memory in tiles with an online softmax; no T×T matrix.
 // q bf16 [N,H*D], k/v bf16 [N,KV*D], out bf16 [N,H*D], lse f32 [N,H] (log-sum-exp of each query row).
-// window > 0: query t sees keys t-window+1..t. Query head h reads KV head h / (H/KV). D ≤ 256.
+// window > 0: query t sees keys t-window+1..t. Query head h reads KV head h / (H/KV). D even, ≤ 128.
 void attention_forward(const CudaContext& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
                        const DeviceSeqSpans& seqs, int N, int H, int KV, int D, int window);
 // Floats of scratch attention_backward needs (the per-row dO·O).
@@ -125,7 +125,7 @@ void scale_inplace(const CudaContext& ctx, float* x, int64_t n, float s);
 // temperature <= 0: greedy (the first maximum, as std::max_element). Otherwise softmax(logits/T), the
 // smallest set of most likely tokens whose mass reaches top_p (the nucleus), and the token where the
 // cumulative mass in descending order crosses uniform·(nucleus mass); `uniform` in [0,1) is drawn by the
-// host, so a seed reproduces a generation. Tokens of exactly equal probability enter the nucleus together.
+// host, so a seed reproduces a generation. Ties are taken in index order, as the CPU's stable order does.
 void sample_token(const CudaContext& ctx, int* token, float* logits, int V, float temperature, float top_p,
                   double uniform);
 

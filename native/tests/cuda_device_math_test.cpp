@@ -56,7 +56,8 @@ TEST(cuda_bf16_rounds_to_nearest_even) {
     const uint16_t got = dm::bf16_bits_from_float(f), want = bf16_reference(f);
     if (got != want) CHECK_EQ(got, want);
     const float back = dm::float_from_bf16_bits(got);
-    if (std::isfinite(back) && std::fabs(f) >= 1.2e-38f) CHECK(std::fabs(back - f) <= std::fabs(f) * std::ldexp(1.0, -8));
+    if (std::isfinite(back) && std::fabs(f) >= 1.2e-38f)  // (subnormals have absolute, not relative, spacing)
+      CHECK(std::fabs(back - f) <= std::fabs(f) * std::ldexp(1.0, -8));
   }
 }
 
@@ -141,7 +142,8 @@ TEST(cuda_attention_tile_ranges_cover_exactly_the_visible_pairs) {
               if (dm::key_visible(t, j, window)) CHECK(j >= lo && j < hi);
           // Tight: the first and the last key of the range are seen by some query of the block.
           bool first_seen = false, last_seen = false;
-          for (int t = q0; t < q1; ++t) first_seen |= dm::key_visible(t, lo, window), last_seen |= dm::key_visible(t, hi - 1, window);
+          for (int t = q0; t < q1; ++t)
+            first_seen |= dm::key_visible(t, lo, window), last_seen |= dm::key_visible(t, hi - 1, window);
           CHECK(first_seen && last_seen);
           for (int k0 = lo; k0 < hi; k0 += B) {
             const int k1 = std::min(hi, k0 + B);
@@ -160,7 +162,8 @@ TEST(cuda_attention_tile_ranges_cover_exactly_the_visible_pairs) {
               if (dm::key_visible(t, j, window)) CHECK(t >= lo && t < hi);
           CHECK(lo < hi);
           bool first_sees = false, last_sees = false;
-          for (int j = k0; j < k1; ++j) first_sees |= dm::key_visible(lo, j, window), last_sees |= dm::key_visible(hi - 1, j, window);
+          for (int j = k0; j < k1; ++j)
+            first_sees |= dm::key_visible(lo, j, window), last_sees |= dm::key_visible(hi - 1, j, window);
           CHECK(first_sees && last_sees);
         }
       }
@@ -183,7 +186,8 @@ TEST(cuda_nf4_decoding_matches_the_cpu_table) {
     std::vector<float> absmax(nf4_blocks(n));
     quantize_nf4(x.data(), n, packed.data(), absmax.data());
     dequantize_nf4(packed.data(), absmax.data(), n, want.data());
-    for (int64_t i = 0; i < n; ++i) CHECK_EQ(bits_of(dm::nf4_dequant_at(packed.data(), absmax.data(), i)), bits_of(want[i]));
+    for (int64_t i = 0; i < n; ++i)
+      CHECK_EQ(bits_of(dm::nf4_dequant_at(packed.data(), absmax.data(), i)), bits_of(want[i]));
   }
 }
 

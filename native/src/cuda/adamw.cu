@@ -63,14 +63,14 @@ static __global__ void scale_inplace_kernel(float* x, int64_t n, float s) {
 
 static void launch_adamw_step(float* params, const float* grads, float* m, float* v, int64_t n,
                               const AdamWScalars& s, cudaStream_t stream) {
-  adamw_step_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(params, grads, m, v, n, s);
+  launch(adamw_step_kernel, grid_for(n, kThreads), kThreads, 0, stream, params, grads, m, v, n, s);
 }
 
 static void launch_grad_sum_squares(double* out, const float* grads, int64_t n, double* scratch,
                                     cudaStream_t stream) {
   const unsigned blocks = grid_for(n, kThreads, kNormBlocks);  // depends on n only: a fixed order
-  grad_sum_squares_partial_kernel<<<blocks, kThreads, 0, stream>>>(scratch, grads, n);
-  grad_sum_squares_final_kernel<<<1, kThreads, 0, stream>>>(out, scratch, int(blocks));
+  launch(grad_sum_squares_partial_kernel, blocks, kThreads, 0, stream, scratch, grads, n);
+  launch(grad_sum_squares_final_kernel, 1, kThreads, 0, stream, out, scratch, int(blocks));
 }
 
 void adamw_step(const CudaContext& ctx, float* params, const float* grads, float* m, float* v, int64_t n,
@@ -102,7 +102,7 @@ void grad_sum_squares(const CudaContext& ctx, double* out, const float* grads, i
 void scale_inplace(const CudaContext& ctx, float* x, int64_t n, float s) {
   TS_CHECK(n >= 0, "scale_inplace: negative size");
   if (n == 0) return;
-  scale_inplace_kernel<<<grid_for(n, kThreads), kThreads, 0, ctx.stream>>>(x, n, s);
+  launch(scale_inplace_kernel, grid_for(n, kThreads), kThreads, 0, ctx.stream, x, n, s);
   CUDA_CHECK_LAUNCH(ctx, "scale_inplace");
 }
 

@@ -69,7 +69,7 @@ static __global__ void __launch_bounds__(kThreads)
   const int64_t qs = int64_t(H) * D, kvs = int64_t(KV) * D;  // token strides
   const int q1 = min(T, q0 + kFwdRows);
 
-  extern __shared__ __align__(16) unsigned char smem[];
+  TS_DYNAMIC_SHARED(smem);
   __nv_bfloat162* Qs = reinterpret_cast<__nv_bfloat162*>(smem);  // [64][kRow2]
   __nv_bfloat162* Ks = Qs + kFwdRows * TL::kRow2;                // [64][kRow2]
   __nv_bfloat162* Vs = Ks + kFwdKeys * TL::kRow2;                // [64][kRow2]
@@ -210,7 +210,7 @@ static __global__ void __launch_bounds__(kThreads)
   const int64_t qs = int64_t(H) * D, kvs = int64_t(KV) * D;
   const int q1 = min(T, q0 + kDqRows);
 
-  extern __shared__ __align__(16) unsigned char smem[];
+  TS_DYNAMIC_SHARED(smem);
   __nv_bfloat162* Qs = reinterpret_cast<__nv_bfloat162*>(smem);  // [64][kRow2]
   __nv_bfloat162* dOs = Qs + kDqRows * TL::kRow2;                // [64][kRow2]
   __nv_bfloat162* Ks = dOs + kDqRows * TL::kRow2;                // [32][kRow2]
@@ -326,7 +326,7 @@ static __global__ void __launch_bounds__(kThreads)
   const int64_t qs = int64_t(H) * D, kvs = int64_t(KV) * D;
   const int k1 = min(T, k0 + kDkvKeys);
 
-  extern __shared__ __align__(16) unsigned char smem[];
+  TS_DYNAMIC_SHARED(smem);
   __nv_bfloat162* Ks = reinterpret_cast<__nv_bfloat162*>(smem);  // [32][kRow2]
   __nv_bfloat162* Vs = Ks + kDkvKeys * TL::kRow2;                // [32][kRow2]
   __nv_bfloat162* Qs = Vs + kDkvKeys * TL::kRow2;                // [64][kRow2]
@@ -432,8 +432,10 @@ static __global__ void __launch_bounds__(kThreads)
     for (int c = 0; c < TL::kPairs; ++c) {
       const int p = tx + 8 * c;
       if (2 * p >= D) continue;
-      *reinterpret_cast<__nv_bfloat162*>(dk + at + 2 * p) = __floats2bfloat162_rn(dk_acc[r][2 * c], dk_acc[r][2 * c + 1]);
-      *reinterpret_cast<__nv_bfloat162*>(dv + at + 2 * p) = __floats2bfloat162_rn(dv_acc[r][2 * c], dv_acc[r][2 * c + 1]);
+      *reinterpret_cast<__nv_bfloat162*>(dk + at + 2 * p) =
+          __floats2bfloat162_rn(dk_acc[r][2 * c], dk_acc[r][2 * c + 1]);
+      *reinterpret_cast<__nv_bfloat162*>(dv + at + 2 * p) =
+          __floats2bfloat162_rn(dv_acc[r][2 * c], dv_acc[r][2 * c + 1]);
     }
   }
 }
@@ -471,8 +473,8 @@ static void launch_attention_forward(bf16* out, float* lse, const bf16* q, const
   const size_t smem = forward_smem<MAXD>();
   allow_smem(attention_forward_kernel<MAXD>, smem, once);
   const dim3 grid(dm::ceil_div(seqs.max_len, kFwdRows), seqs.count, H);
-  attention_forward_kernel<MAXD><<<grid, kThreads, smem, stream>>>(out, lse, q, k, v, seqs.start, seqs.len, H, KV, D,
-                                                                   window, scale);
+  launch(attention_forward_kernel<MAXD>, grid, kThreads, smem, stream, out, lse, q, k, v, seqs.start, seqs.len, H,
+         KV, D, window, scale);
 }
 
 template <int MAXD>
@@ -485,11 +487,11 @@ static void launch_attention_backward(bf16* dq, bf16* dk, bf16* dv, const bf16* 
   allow_smem(attention_backward_dq_kernel<MAXD>, smem_dq, once_dq);
   allow_smem(attention_backward_dkdv_kernel<MAXD>, smem_dkdv, once_dkdv);
   const dim3 grid_dq(dm::ceil_div(seqs.max_len, kDqRows), seqs.count, H);
-  attention_backward_dq_kernel<MAXD><<<grid_dq, kThreads, smem_dq, stream>>>(dq, dout, lse, delta, q, k, v, seqs.start,
-                                                                             seqs.len, H, KV, D, window, scale);
+  launch(attention_backward_dq_kernel<MAXD>, grid_dq, kThreads, smem_dq, stream, dq, dout, lse, delta, q, k, v,
+         seqs.start, seqs.len, H, KV, D, window, scale);
   const dim3 grid_dkdv(dm::ceil_div(seqs.max_len, kDkvKeys), seqs.count, KV);
-  attention_backward_dkdv_kernel<MAXD><<<grid_dkdv, kThreads, smem_dkdv, stream>>>(
-      dk, dv, dout, lse, delta, q, k, v, seqs.start, seqs.len, H, KV, D, window, scale);
+  launch(attention_backward_dkdv_kernel<MAXD>, grid_dkdv, kThreads, smem_dkdv, stream, dk, dv, dout, lse, delta, q, k,
+         v, seqs.start, seqs.len, H, KV, D, window, scale);
 }
 
 static void check_attention_args(const char* op, const DeviceSeqSpans& seqs, int N, int H, int KV, int D,
@@ -531,8 +533,8 @@ void attention_backward(const CudaContext& ctx, bf16* dq, bf16* dk, bf16* dv, co
   const float scale = attention_scale(D);
   float* delta = scratch;  // [N,H]
   const int64_t rows = int64_t(N) * H;
-  attention_backward_delta_kernel<<<grid_for(rows, 4, int64_t(1) << 30), kThreads, 0, ctx.stream>>>(delta, dout, out,
-                                                                                                    rows, D);
+  launch(attention_backward_delta_kernel, grid_for(rows, 4, int64_t(1) << 30), kThreads, 0, ctx.stream, delta, dout,
+         out, rows, D);
   CUDA_CHECK_LAUNCH(ctx, "attention_backward (dO·O)");
   if (D <= 32) {
     launch_attention_backward<32>(dq, dk, dv, dout, lse, delta, q, k, v, seqs, H, KV, D, window, scale, ctx.stream);

@@ -89,8 +89,8 @@ static __global__ void __launch_bounds__(kDecodeWarps * 32)
 template <int PAIRS>
 static void launch_attention_decode(bf16* out, const bf16* q, const bf16* k_cache, const bf16* v_cache, int t, int H,
                                     int KV, int D, int window, float scale, cudaStream_t stream) {
-  attention_decode_kernel<PAIRS><<<H, kDecodeWarps * 32, 0, stream>>>(out, q, k_cache, v_cache, t, H, KV, D, window,
-                                                                       scale);
+  launch(attention_decode_kernel<PAIRS>, H, kDecodeWarps * 32, 0, stream, out, q, k_cache, v_cache, t, H, KV, D,
+         window, scale);
 }
 
 void attention_decode(const CudaContext& ctx, bf16* out, const bf16* q, const bf16* k_cache, const bf16* v_cache,

@@ -45,31 +45,32 @@ static __global__ void scatter_add_rows_f32_kernel(float* dst, const float* src,
 
 void convert_f32_to_bf16(const CudaContext& ctx, bf16* out, const float* in, int64_t n) {
   if (n <= 0) return;
-  convert_f32_to_bf16_kernel<<<grid_for(n, kThreads), kThreads, 0, ctx.stream>>>(out, in, n);
+  launch(convert_f32_to_bf16_kernel, grid_for(n, kThreads), kThreads, 0, ctx.stream, out, in, n);
   CUDA_CHECK_LAUNCH(ctx, "convert_f32_to_bf16");
 }
 
 void convert_bf16_to_f32(const CudaContext& ctx, float* out, const bf16* in, int64_t n) {
   if (n <= 0) return;
-  convert_bf16_to_f32_kernel<<<grid_for(n, kThreads), kThreads, 0, ctx.stream>>>(out, in, n);
+  launch(convert_bf16_to_f32_kernel, grid_for(n, kThreads), kThreads, 0, ctx.stream, out, in, n);
   CUDA_CHECK_LAUNCH(ctx, "convert_bf16_to_f32");
 }
 
 void add_f32(const CudaContext& ctx, float* out, const float* a, const float* b, int64_t n) {
   if (n <= 0) return;
-  add_f32_kernel<<<grid_for(n, kThreads), kThreads, 0, ctx.stream>>>(out, a, b, n);
+  launch(add_f32_kernel, grid_for(n, kThreads), kThreads, 0, ctx.stream, out, a, b, n);
   CUDA_CHECK_LAUNCH(ctx, "add_f32");
 }
 
 void gather_rows_bf16(const CudaContext& ctx, bf16* dst, const bf16* src, const int* rows, int n, int C) {
   if (n <= 0 || C <= 0) return;
-  gather_rows_bf16_kernel<<<grid_for(int64_t(n) * C, kThreads), kThreads, 0, ctx.stream>>>(dst, src, rows, n, C);
+  launch(gather_rows_bf16_kernel, grid_for(int64_t(n) * C, kThreads), kThreads, 0, ctx.stream, dst, src, rows, n, C);
   CUDA_CHECK_LAUNCH(ctx, "gather_rows_bf16");
 }
 
 void scatter_add_rows_f32(const CudaContext& ctx, float* dst, const float* src, const int* rows, int n, int C) {
   if (n <= 0 || C <= 0) return;
-  scatter_add_rows_f32_kernel<<<grid_for(int64_t(n) * C, kThreads), kThreads, 0, ctx.stream>>>(dst, src, rows, n, C);
+  launch(scatter_add_rows_f32_kernel, grid_for(int64_t(n) * C, kThreads), kThreads, 0, ctx.stream, dst, src, rows, n,
+         C);
   CUDA_CHECK_LAUNCH(ctx, "scatter_add_rows_f32");
 }
 

@@ -99,14 +99,14 @@ static __global__ void loss_sum_accumulate_kernel(double* total, int64_t* count,
 
 static void launch_cross_entropy_forward(float* losses, float* lse, const float* logits, const int* targets, int n,
                                          int V, cudaStream_t stream) {
-  cross_entropy_forward_kernel<<<n, row_threads(V), 0, stream>>>(losses, lse, logits, targets, V);
+  launch(cross_entropy_forward_kernel, n, row_threads(V), 0, stream, losses, lse, logits, targets, V);
 }
 
 static void launch_cross_entropy_forward_backward(float* losses, bf16* dlogits, const float* logits,
                                                   const int* targets, int n, int V, float grad_scale,
                                                   cudaStream_t stream) {
-  cross_entropy_forward_backward_kernel<<<n, row_threads(V), 0, stream>>>(losses, dlogits, logits, targets, V,
-                                                                         grad_scale);
+  launch(cross_entropy_forward_backward_kernel, n, row_threads(V), 0, stream, losses, dlogits, logits, targets, V,
+         grad_scale);
 }
 
 static void check_ce_shape(const char* op, int n, int V) {
@@ -133,7 +133,7 @@ void loss_sum_accumulate(const CudaContext& ctx, double* total, int64_t* count, 
                          const int* targets, int n) {
   TS_CHECK(n >= 0, "loss_sum_accumulate: negative row count");
   if (n == 0) return;
-  loss_sum_accumulate_kernel<<<1, 256, 0, ctx.stream>>>(total, count, losses, targets, n);
+  launch(loss_sum_accumulate_kernel, 1, 256, 0, ctx.stream, total, count, losses, targets, n);
   CUDA_CHECK_LAUNCH(ctx, "loss_sum_accumulate");
 }
 

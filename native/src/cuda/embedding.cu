@@ -41,8 +41,8 @@ static __global__ void embedding_forward_kernel(float* out, const int* tokens, c
 
 static void launch_embedding_forward(float* out, const int* tokens, const bf16* table, int N, int C, float mag,
                                      uint64_t seed, cudaStream_t stream) {
-  embedding_forward_kernel<<<grid_for(int64_t(N) * C, kThreads), kThreads, 0, stream>>>(out, tokens, table, N, C, mag,
-                                                                                        seed);
+  launch(embedding_forward_kernel, grid_for(int64_t(N) * C, kThreads), kThreads, 0, stream, out, tokens, table, N, C,
+         mag, seed);
 }
 
 void embedding_forward(const CudaContext& ctx, float* out, const int* tokens, const bf16* table, int N, int C,

@@ -1,17 +1,29 @@
-// Device-only helpers shared by the kernels: warp and block reductions (fixed order: a block of a given
-// size reduces the same way on every run, so results are reproducible), bf16 loads/stores, and the
-// grid size of a grid-stride loop.
+// Device-only helpers shared by the kernels: the one launch function, warp and block reductions (fixed
+// order: a block of a given size reduces the same way on every run, so results are reproducible), bf16
+// conversions, and the grid size of a grid-stride loop.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <utility>
 
 namespace tunesmith {
 namespace cuda {
 
 constexpr unsigned kFullMask = 0xffffffffu;
+
+#ifndef TS_CUDA_EMULATION
+// Every kernel is launched through this one function (and declares its dynamic shared memory with
+// TS_DYNAMIC_SHARED), so the host emulator in native/tests/emu/ can run the same kernel source on the CPU.
+template <typename... Params, typename... Args>
+inline void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+                   Args&&... args) {
+  kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
+}
+#define TS_DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
 
 template <typename T>
 __device__ __forceinline__ T warp_sum(T v) {

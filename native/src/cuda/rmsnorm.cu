@@ -57,13 +57,13 @@ static int row_threads(int C) { return C >= kRowThreads ? kRowThreads : (C + 31)
 
 static void launch_rmsnorm_forward(bf16* y, float* rstd, const float* x, const float* w, int N, int C, float eps,
                                    cudaStream_t stream) {
-  rmsnorm_forward_kernel<<<N, row_threads(C), 0, stream>>>(y, rstd, x, w, C, eps);
+  launch(rmsnorm_forward_kernel, N, row_threads(C), 0, stream, y, rstd, x, w, C, eps);
 }
 
 static void launch_rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
                                     const float* rstd, int N, int C, cudaStream_t stream) {
-  rmsnorm_backward_kernel<<<N, row_threads(C), 0, stream>>>(dx, dy, x, w, rstd, C);
-  if (dw) rmsnorm_backward_weight_kernel<<<(C + 127) / 128, 128, 0, stream>>>(dw, dy, x, rstd, N, C);
+  launch(rmsnorm_backward_kernel, N, row_threads(C), 0, stream, dx, dy, x, w, rstd, C);
+  if (dw) launch(rmsnorm_backward_weight_kernel, (C + 127) / 128, 128, 0, stream, dw, dy, x, rstd, N, C);
 }
 
 void rmsnorm_forward(const CudaContext& ctx, bf16* y, float* rstd, const float* x, const float* w, int N, int C,

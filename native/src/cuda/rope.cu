@@ -32,8 +32,8 @@ static __global__ void rope_rotate_kernel(bf16* x, const int* pos, const float* 
 static void launch_rope(bf16* x, const int* pos, const float* cos_table, const float* sin_table, int N, int heads,
                         int D, float sign, cudaStream_t stream) {
   const int64_t pairs = int64_t(N) * heads * (D / 2);
-  rope_rotate_kernel<<<grid_for(pairs, kThreads), kThreads, 0, stream>>>(x, pos, cos_table, sin_table, N, heads, D,
-                                                                         sign);
+  launch(rope_rotate_kernel, grid_for(pairs, kThreads), kThreads, 0, stream, x, pos, cos_table, sin_table, N, heads,
+         D, sign);
 }
 
 static void check_rope_shape(const char* op, int N, int heads, int D) {

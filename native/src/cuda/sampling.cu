@@ -5,7 +5,8 @@
 // the order of the values is the order of their bit patterns; so the nucleus threshold (the largest τ with
 // M(τ) ≥ top_p·Σe) and the sampled token (the largest τ with M(τ) ≥ uniform·M(nucleus)) are each a binary
 // search over 32-bit patterns, ~31 block-wide sums apiece. Within a group of tokens of exactly equal
-// probability the walk goes in index order, as the CPU's sort does.
+// probability the walk goes in index order and the nucleus takes only as many of them as it needs, as
+// the CPU's sort-and-accumulate does.
 // V=vocab
 #include "cuda_check.h"
 #include "device_math.h"
@@ -56,12 +57,14 @@ static __global__ void sample_token_kernel(int* token, float* logits, int V, flo
   }
   const float mx = block_max(best, fshared);
   int candidate = best == mx ? best_index : V;
-  for (int offset = 16; offset > 0; offset >>= 1) candidate = min(candidate, __shfl_xor_sync(kFullMask, candidate, offset));
+  for (int offset = 16; offset > 0; offset >>= 1)
+    candidate = min(candidate, __shfl_xor_sync(kFullMask, candidate, offset));
   __syncthreads();
   if ((threadIdx.x & 31) == 0) ishared[threadIdx.x >> 5] = candidate;
   __syncthreads();
-  candidate = (threadIdx.x & 31) < int(blockDim.x >> 5) ? ishared[threadIdx.x & 31] : V;
-  for (int offset = 16; offset > 0; offset >>= 1) candidate = min(candidate, __shfl_xor_sync(kFullMask, candidate, offset));
+  candidate = int(threadIdx.x & 31) < int(blockDim.x >> 5) ? ishared[threadIdx.x & 31] : V;
+  for (int offset = 16; offset > 0; offset >>= 1)
+    candidate = min(candidate, __shfl_xor_sync(kFullMask, candidate, offset));
   if (temperature <= 0.f) {
     if (threadIdx.x == 0) *token = candidate < V ? candidate : 0;
     return;
@@ -78,8 +81,18 @@ static __global__ void sample_token_kernel(int* token, float* logits, int V, flo
   __syncthreads();  // every e_i written before any thread reads another's
 
   const uint32_t one = dm::float_bits(1.0f);  // the largest e (the maximum's own)
-  const uint32_t nucleus = largest_threshold_with_mass(logits, V, double(top_p) * sum, one + 1, dshared);
-  const double kept = mass_at_or_above(logits, V, nucleus, dshared);
+  const double target = double(top_p) * sum;
+  const uint32_t nucleus = largest_threshold_with_mass(logits, V, target, one + 1, dshared);
+  // The CPU adds tokens one by one until the mass reaches the target, so of the tokens tied at the
+  // nucleus threshold it keeps only as many as that takes (the first ones by index).
+  const float nucleus_value = dm::float_from_bits(nucleus);
+  const double nucleus_above = mass_at_or_above(logits, V, nucleus + 1, dshared);
+  double nucleus_ties = 0;
+  for (int i = threadIdx.x; i < V; i += blockDim.x) nucleus_ties += dm::float_bits(logits[i]) == nucleus;
+  nucleus_ties = block_sum(nucleus_ties, dshared);
+  double needed = ceil((target - nucleus_above) / double(nucleus_value));
+  needed = fmin(fmax(needed, 1.0), nucleus_ties);
+  const double kept = nucleus_above + needed * double(nucleus_value);
   const double r = uniform * kept;
   // The token's value: where the descending cumulative mass first reaches r.
   const uint32_t value = largest_threshold_with_mass(logits, V, r, one + 1, dshared);
@@ -131,7 +144,7 @@ static __global__ void sample_token_kernel(int* token, float* logits, int V, flo
 
 static void launch_sample_token(int* token, float* logits, int V, float temperature, float top_p, double uniform,
                                 cudaStream_t stream) {
-  sample_token_kernel<<<1, kSampleThreads, 0, stream>>>(token, logits, V, temperature, top_p, uniform);
+  launch(sample_token_kernel, 1, kSampleThreads, 0, stream, token, logits, V, temperature, top_p, uniform);
 }
 
 void sample_token(const CudaContext& ctx, int* token, float* logits, int V, float temperature, float top_p,

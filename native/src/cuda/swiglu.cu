@@ -47,17 +47,17 @@ static bool pairs_ok(int64_t n, const void* a, const void* b, const void* c) {
 
 static void launch_swiglu_forward(bf16* h, const bf16* gate, const bf16* up, int64_t n, cudaStream_t stream) {
   if (pairs_ok(n, h, gate, up)) {
-    swiglu_forward_pairs_kernel<<<grid_for(n / 2, kThreads), kThreads, 0, stream>>>(
-        reinterpret_cast<__nv_bfloat162*>(h), reinterpret_cast<const __nv_bfloat162*>(gate),
-        reinterpret_cast<const __nv_bfloat162*>(up), n / 2);
+    launch(swiglu_forward_pairs_kernel, grid_for(n / 2, kThreads), kThreads, 0, stream,
+           reinterpret_cast<__nv_bfloat162*>(h), reinterpret_cast<const __nv_bfloat162*>(gate),
+           reinterpret_cast<const __nv_bfloat162*>(up), n / 2);
   } else {
-    swiglu_forward_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(h, gate, up, n);
+    launch(swiglu_forward_kernel, grid_for(n, kThreads), kThreads, 0, stream, h, gate, up, n);
   }
 }
 
 static void launch_swiglu_backward(bf16* dgate, bf16* dup, const bf16* dh, const bf16* gate, const bf16* up,
                                    int64_t n, cudaStream_t stream) {
-  swiglu_backward_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(dgate, dup, dh, gate, up, n);
+  launch(swiglu_backward_kernel, grid_for(n, kThreads), kThreads, 0, stream, dgate, dup, dh, gate, up, n);
 }
 
 void swiglu_forward(const CudaContext& ctx, bf16* h, const bf16* gate, const bf16* up, int64_t n) {
