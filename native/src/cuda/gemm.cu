@@ -42,12 +42,13 @@ __device__ __forceinline__ float load_b(const SimpleParams& s, int k, int j) {
   return dm::round_to_bf16(dm::nf4_dequant_at(s.p.codes, s.p.absmax, e));
 }
 
-// Block 16×16 threads; thread (x, y) computes C[row][2c], C[row][2c+1]. Rows stride over gridDim.y.
+// Blocks of 256 threads as 16 rows × 16 column pairs; thread (r, c) computes C[row][2c], C[row][2c+1].
+// Rows stride over gridDim.y.
 __global__ void gemm_simple_kernel(const SimpleParams s) {
   const mma::Params& p = s.p;
-  const int col = 2 * (blockIdx.x * 16 + threadIdx.x);
+  const int col = 2 * (blockIdx.x * 16 + threadIdx.x % 16);
   if (col >= p.N) return;
-  for (int row = blockIdx.y * 16 + threadIdx.y; row < p.M; row += gridDim.y * 16) {
+  for (int row = blockIdx.y * 16 + threadIdx.x / 16; row < p.M; row += gridDim.y * 16) {
     float acc0 = 0.f, acc1 = 0.f;
     for (int k = 0; k < p.K; ++k) {
       const float a = load_a(s, row, k);
@@ -67,16 +68,16 @@ __global__ void nf4_dequantize_kernel(bf16* out, const uint8_t* codes, const flo
   if (threadIdx.x < 16) lut[threadIdx.x] = dm::nf4_code_value(threadIdx.x);
   __syncthreads();
   for (int64_t q = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; q < groups; q += int64_t(gridDim.x) * blockDim.x) {
-    const uint2 w = reinterpret_cast<const uint2*>(codes)[q];
+    const mma::u32x2 w = reinterpret_cast<const mma::u32x2*>(codes)[q];
     const float scale = absmax[q / 4];  // 4 groups of 16 per 64-block
     uint32_t v[8];
 #pragma unroll
     for (int j = 0; j < 8; ++j)
       v[j] = mma::pack_bf16x2(lut[gemm_math::nf4_code_in_words(w.x, w.y, 2 * j)] * scale,
                               lut[gemm_math::nf4_code_in_words(w.x, w.y, 2 * j + 1)] * scale);
-    uint4* dst = reinterpret_cast<uint4*>(out + q * 16);
-    dst[0] = make_uint4(v[0], v[1], v[2], v[3]);
-    dst[1] = make_uint4(v[4], v[5], v[6], v[7]);
+    mma::u32x4* dst = reinterpret_cast<mma::u32x4*>(out + q * 16);
+    dst[0] = mma::make_u32x4(v[0], v[1], v[2], v[3]);
+    dst[1] = mma::make_u32x4(v[4], v[5], v[6], v[7]);
   }
 }
 
@@ -93,6 +94,9 @@ struct DeviceFacts {
 };
 
 DeviceFacts current_device_facts() {
+#if defined(TS_CUDA_EMULATION)
+  return DeviceFacts{132, 227 * 1024, 9};  // the emulator plays an H100-class GPU
+#else
   static std::mutex mutex;
   static std::map<int, DeviceFacts> known;
   int device = 0;
@@ -106,6 +110,7 @@ DeviceFacts current_device_facts() {
   CUDA_CHECK(cudaDeviceGetAttribute(&f.major, cudaDevAttrComputeCapabilityMajor, device));
   known.emplace(device, f);
   return f;
+#endif
 }
 
 // ---- operand kinds and the instantiated kernels -----------------------------------------------------
@@ -140,14 +145,14 @@ int mma_smem_bytes(bool large, const Kind& a, const Kind& b) {
   return bytes;
 }
 
-cudaError_t mma_launch(bool large, const Kind& a, const Kind& b, const mma::Params& p, cudaStream_t stream) {
-#define TS_GEMM_MMA_LAUNCH(T, A, B)                                                        \
+cudaError_t mma_run(bool large, const Kind& a, const Kind& b, const mma::Params& p, cudaStream_t stream) {
+#define TS_GEMM_MMA_RUN(T, A, B)                                                        \
   if (std::is_same<mma::T, mma::TileLarge>::value == large && matches<mma::A>(a) && matches<mma::B>(b)) \
-    return mma::launch<mma::T, mma::A, mma::B>(p, stream);
-  TS_GEMM_MMA_BF16_INSTANCES(TS_GEMM_MMA_LAUNCH)
-  TS_GEMM_MMA_NF4_INSTANCES(TS_GEMM_MMA_LAUNCH)
-  TS_GEMM_MMA_LORA_INSTANCES(TS_GEMM_MMA_LAUNCH)
-#undef TS_GEMM_MMA_LAUNCH
+    return mma::run<mma::T, mma::A, mma::B>(p, stream);
+  TS_GEMM_MMA_BF16_INSTANCES(TS_GEMM_MMA_RUN)
+  TS_GEMM_MMA_NF4_INSTANCES(TS_GEMM_MMA_RUN)
+  TS_GEMM_MMA_LORA_INSTANCES(TS_GEMM_MMA_RUN)
+#undef TS_GEMM_MMA_RUN
   return cudaErrorInvalidValue;  // unreachable: the caller checked mma_smem_bytes
 }
 
@@ -240,11 +245,10 @@ void gemm(const CudaContext& ctx, int M, int N, int K, const GemmA& A, const Gem
   if (!refusal.empty()) {
     if (tuning.path == GemmPath::kTensorCore) TS_FAIL("gemm: the tensor-core path cannot run: " + refusal);
     SimpleParams s{p, A.dtype, B.dtype, A.layout == GemmA::kTransposed, B.layout == GemmB::kTransposed};
-    const dim3 block(16, 16);
     const int64_t col_blocks = gemm_math::ceil_div(gemm_math::ceil_div(N, 2), 16);
     const int64_t row_blocks = std::min<int64_t>(gemm_math::ceil_div(M, 16), 65535);
-    gemm_simple_kernel<<<dim3(static_cast<unsigned>(col_blocks), static_cast<unsigned>(row_blocks)), block, 0,
-                         ctx.stream>>>(s);
+    launch(gemm_simple_kernel, dim3(static_cast<unsigned>(col_blocks), static_cast<unsigned>(row_blocks)), dim3(256), 0,
+           ctx.stream, s);
     CUDA_CHECK_LAUNCH(ctx, "gemm (simple kernel)");
     return;
   }
@@ -266,7 +270,7 @@ void gemm(const CudaContext& ctx, int M, int N, int K, const GemmA& A, const Gem
   if (tiles_m * tiles_n > INT32_MAX) TS_FAIL("gemm: the output is too large for one launch");
   p.tiles_m = static_cast<int>(tiles_m);
   p.tiles_n = static_cast<int>(tiles_n);
-  const cudaError_t status = mma_launch(large, a, b, p, ctx.stream);
+  const cudaError_t status = mma_run(large, a, b, p, ctx.stream);
   if (status != cudaSuccess) throw_cuda_error(status, "gemm (tensor-core kernel)", __func__, __FILE__, __LINE__);
   CUDA_CHECK_LAUNCH(ctx, "gemm");
 }
@@ -279,10 +283,12 @@ void nf4_dequantize_bf16(const CudaContext& ctx, bf16* out, const uint8_t* codes
   if (n % 16 == 0 && aligned(codes, 8) && aligned(out, 16)) {
     const int64_t groups = n / 16;
     const int64_t blocks = std::min<int64_t>(gemm_math::ceil_div(groups, threads), 65536);
-    nf4_dequantize_kernel<<<static_cast<unsigned>(blocks), threads, 0, ctx.stream>>>(out, codes, absmax, groups);
+    launch(nf4_dequantize_kernel, dim3(static_cast<unsigned>(blocks)), dim3(threads), 0, ctx.stream, out, codes, absmax,
+           groups);
   } else {
     const int64_t blocks = std::min<int64_t>(gemm_math::ceil_div(n, threads), 65536);
-    nf4_dequantize_any_kernel<<<static_cast<unsigned>(blocks), threads, 0, ctx.stream>>>(out, codes, absmax, n);
+    launch(nf4_dequantize_any_kernel, dim3(static_cast<unsigned>(blocks)), dim3(threads), 0, ctx.stream, out, codes,
+           absmax, n);
   }
   CUDA_CHECK_LAUNCH(ctx, "nf4_dequantize_bf16");
 }

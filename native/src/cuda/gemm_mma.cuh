@@ -13,8 +13,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 
 #include "gemm_math.h"
+#include "reduce.cuh"  // launch(), TS_DYNAMIC_SHARED: the same kernel source runs in the host emulator
 
 namespace tunesmith {
 namespace cuda {
@@ -87,6 +89,99 @@ struct Smem {
 constexpr int kGroupM = 8;  // tile rows per rasterization group
 
 // ---- PTX ----------------------------------------------------------------------------------------------
+// Under the host emulator (native/tests/emu/, TS_CUDA_EMULATION) each instruction has a C++ twin that does
+// what the PTX ISA says: cp.async copies at once (so commit/wait are no-ops), ldmatrix and mma exchange
+// their operands across the warp through a per-thread table and warp barriers. The kernels above them
+// are the same source, so their index math runs on the CPU (native/tests/gpu/ cases via
+// tunesmith_gemm_emu_tests); what the emulator cannot check is timing, and the hardware's own layouts
+// (those are pinned by cuda_gemm_math_test against the PTX ISA's tables).
+
+#if defined(TS_CUDA_EMULATION)
+struct u32x2 {
+  uint32_t x, y;
+};
+struct u32x4 {
+  uint32_t x, y, z, w;
+};
+inline u32x4 make_u32x4(uint32_t x, uint32_t y, uint32_t z, uint32_t w) { return u32x4{x, y, z, w}; }
+
+inline void cp_async_16(void* dst, const void* src, int src_bytes) {
+  std::memcpy(dst, src, size_t(src_bytes));
+  std::memset(static_cast<unsigned char*>(dst) + src_bytes, 0, size_t(16 - src_bytes));
+}
+inline void cp_async_4(void* dst, const void* src, int src_bytes) {
+  std::memcpy(dst, src, size_t(src_bytes));
+  std::memset(static_cast<unsigned char*>(dst) + src_bytes, 0, size_t(4 - src_bytes));
+}
+inline void cp_async_commit() {}
+template <int N>
+inline void cp_async_wait() {}
+
+namespace emu_warp {
+inline const void* (&row_address())[1024] {
+  static const void* table[1024];
+  return table;
+}
+inline uint32_t (&fragments())[1024][6] {
+  static uint32_t table[1024][6];  // a0..a3, b0, b1 of every thread of the block
+  return table;
+}
+inline uint32_t half_of(const void* row, int element) {
+  uint16_t h;
+  std::memcpy(&h, static_cast<const unsigned char*>(row) + 2 * element, 2);
+  return h;
+}
+inline float bf16_value(uint32_t reg, int half) {
+  return tunesmith::dm::float_from_bf16_bits(static_cast<uint16_t>(half ? reg >> 16 : reg & 0xffffu));
+}
+// ldmatrix.x4: lane T gets, in register j, elements (T/4, 2(T%4)..+1) of matrix j — with .trans, elements
+// (2(T%4), T/4) and (2(T%4)+1, T/4) — where lanes 8j..8j+7 gave matrix j's row addresses.
+inline void ldmatrix(uint32_t (&r)[4], const void* p, bool trans) {
+  const unsigned lane = threadIdx.x & 31u, base = threadIdx.x & ~31u;
+  row_address()[threadIdx.x] = p;
+  emu::warp_barrier();
+  const int g = int(lane / 4), t = int(lane % 4);
+  for (int j = 0; j < 4; ++j) {
+    if (!trans) {
+      const void* row = row_address()[base + 8 * j + g];
+      r[j] = half_of(row, 2 * t) | half_of(row, 2 * t + 1) << 16;
+    } else {
+      r[j] = half_of(row_address()[base + 8 * j + 2 * t], g) | half_of(row_address()[base + 8 * j + 2 * t + 1], g) << 16;
+    }
+  }
+  emu::warp_barrier();
+}
+}  // namespace emu_warp
+
+inline void ldsm_x4(uint32_t (&r)[4], const void* p) { emu_warp::ldmatrix(r, p, false); }
+inline void ldsm_x4_trans(uint32_t (&r)[4], const void* p) { emu_warp::ldmatrix(r, p, true); }
+// m16n8k16, row.col: A(row, k) is in lane 4(row%8) + (k%8)/2, register (row≥8) + 2(k≥8), half k%2;
+// B(k, n) in lane 4n + (k%8)/2, register (k≥8), half k%2. Each lane sums its four outputs over k in order.
+inline void mma_16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  using namespace emu_warp;
+  const unsigned lane = threadIdx.x & 31u, base = threadIdx.x & ~31u;
+  for (int i = 0; i < 4; ++i) fragments()[threadIdx.x][i] = a[i];
+  fragments()[threadIdx.x][4] = b[0];
+  fragments()[threadIdx.x][5] = b[1];
+  emu::warp_barrier();
+  for (int i = 0; i < 4; ++i) {
+    const gemm_math::RowCol c = gemm_math::mma_c_element(int(lane), i);
+    float sum = d[i];
+    for (int k = 0; k < 16; ++k) {
+      const uint32_t* fa = fragments()[base + 4 * (c.row % 8) + (k % 8) / 2];
+      const uint32_t* fb = fragments()[base + 4 * c.col + (k % 8) / 2];
+      sum += bf16_value(fa[(c.row >= 8) + 2 * (k >= 8)], k % 2) * bf16_value(fb[4 + (k >= 8)], k % 2);
+    }
+    d[i] = sum;
+  }
+  emu::warp_barrier();
+}
+#else
+using u32x2 = uint2;
+using u32x4 = uint4;
+__device__ __forceinline__ u32x4 make_u32x4(uint32_t x, uint32_t y, uint32_t z, uint32_t w) {
+  return make_uint4(x, y, z, w);
+}
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -121,9 +216,13 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4],
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
+#endif
+
 __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x = lo = the low 16 bits
-  return *reinterpret_cast<const uint32_t*>(&v);
+  uint32_t bits;
+  memcpy(&bits, &v, 4);
+  return bits;
 }
 
 // ---- tile loads (index math in gemm_math.h: dense_chunk, nf4_code_chunk, nf4_absmax_slot) -------------
@@ -155,12 +254,8 @@ __device__ __forceinline__ void load_tile_f32(bf16* s, const float* g, int64_t l
       float v[8];
 #pragma unroll
       for (int q = 0; q < 8; ++q) v[q] = q < valid ? g[k.global + q] : 0.f;
-      uint4 packed;
-      packed.x = pack_bf16x2(v[0], v[1]);
-      packed.y = pack_bf16x2(v[2], v[3]);
-      packed.z = pack_bf16x2(v[4], v[5]);
-      packed.w = pack_bf16x2(v[6], v[7]);
-      *reinterpret_cast<uint4*>(s + k.smem) = packed;
+      *reinterpret_cast<u32x4*>(s + k.smem) =
+          make_u32x4(pack_bf16x2(v[0], v[1]), pack_bf16x2(v[2], v[3]), pack_bf16x2(v[4], v[5]), pack_bf16x2(v[6], v[7]));
     }
   }
 }
@@ -201,16 +296,16 @@ __device__ __forceinline__ void dequantize_tile(bf16* s, const uint8_t* s_codes,
     const int q = tid + i * THREADS;
     if (GROUPS % THREADS == 0 || q < GROUPS) {
       const gemm_math::Nf4Group grp = gemm_math::nf4_dequant_group(q, COLS);
-      const uint2 w = *reinterpret_cast<const uint2*>(s_codes + grp.code_byte);
+      const u32x2 w = *reinterpret_cast<const u32x2*>(s_codes + grp.code_byte);
       const float scale = s_abs[grp.absmax_slot];
       uint32_t out[8];
 #pragma unroll
       for (int j = 0; j < 8; ++j)
         out[j] = pack_bf16x2(lut[gemm_math::nf4_code_in_words(w.x, w.y, 2 * j)] * scale,
                              lut[gemm_math::nf4_code_in_words(w.x, w.y, 2 * j + 1)] * scale);
-      uint4* dst = reinterpret_cast<uint4*>(s + grp.out_elem);
-      dst[0] = make_uint4(out[0], out[1], out[2], out[3]);
-      dst[1] = make_uint4(out[4], out[5], out[6], out[7]);
+      u32x4* dst = reinterpret_cast<u32x4*>(s + grp.out_elem);
+      dst[0] = make_u32x4(out[0], out[1], out[2], out[3]);
+      dst[1] = make_u32x4(out[4], out[5], out[6], out[7]);
     }
   }
 }
@@ -330,7 +425,7 @@ template <class T, class OpA, class OpB>
 __global__ void __launch_bounds__(T::kThreads, T::MIN_BLOCKS) gemm_mma_kernel(const Params p) {
   using L = Smem<T, OpA, OpB>;
   constexpr int S = T::STAGES;
-  extern __shared__ __align__(16) unsigned char smem[];
+  TS_DYNAMIC_SHARED(smem);
   bf16* sA = reinterpret_cast<bf16*>(smem + L::A_OFFSET);
   bf16* sB = reinterpret_cast<bf16*>(smem + L::B_OFFSET);
   uint8_t* sRaw = smem + L::RAW_OFFSET;
@@ -414,12 +509,13 @@ __global__ void __launch_bounds__(T::kThreads, T::MIN_BLOCKS) gemm_mma_kernel(co
   }
 }
 
-// ---- the launcher (explicitly instantiated by gemm_mma_*.cu; gemm.cu calls it after validating) --------
+// ---- the launcher, run() (explicitly instantiated by gemm_mma_*.cu; gemm.cu calls it after validating) ---
 // Raises the block's shared-memory limit once per device (an opt-in above 48 KiB).
 template <class T, class OpA, class OpB>
-cudaError_t launch(const Params& p, cudaStream_t stream) {
+cudaError_t run(const Params& p, cudaStream_t stream) {
   using L = Smem<T, OpA, OpB>;
   auto kernel = gemm_mma_kernel<T, OpA, OpB>;
+#if !defined(TS_CUDA_EMULATION)
   if (L::BYTES > 48 * 1024) {
     static std::atomic<uint64_t> configured{0};  // bit d: done on device d (d < 64)
     int device = 0;
@@ -432,8 +528,9 @@ cudaError_t launch(const Params& p, cudaStream_t stream) {
       configured.fetch_or(bit, std::memory_order_relaxed);
     }
   }
+#endif
   const int64_t blocks = static_cast<int64_t>(p.tiles_m) * p.tiles_n;
-  kernel<<<static_cast<unsigned>(blocks), T::kThreads, L::BYTES, stream>>>(p);
+  cuda::launch(kernel, dim3(static_cast<unsigned>(blocks)), dim3(T::kThreads), L::BYTES, stream, p);
   return cudaGetLastError();
 }
 
@@ -475,8 +572,8 @@ using BF32N = Operand<Src::kF32, false>;
   X(TileSmall, AF32M, BBf16N)         \
   X(TileSmall, AF32K, BF32N)
 
-#define TS_GEMM_MMA_EXTERN(T, A, B) extern template cudaError_t launch<T, A, B>(const Params&, cudaStream_t);
-#define TS_GEMM_MMA_DEFINE(T, A, B) template cudaError_t launch<T, A, B>(const Params&, cudaStream_t);
+#define TS_GEMM_MMA_EXTERN(T, A, B) extern template cudaError_t run<T, A, B>(const Params&, cudaStream_t);
+#define TS_GEMM_MMA_DEFINE(T, A, B) template cudaError_t run<T, A, B>(const Params&, cudaStream_t);
 TS_GEMM_MMA_BF16_INSTANCES(TS_GEMM_MMA_EXTERN)
 TS_GEMM_MMA_NF4_INSTANCES(TS_GEMM_MMA_EXTERN)
 TS_GEMM_MMA_LORA_INSTANCES(TS_GEMM_MMA_EXTERN)

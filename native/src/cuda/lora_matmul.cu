@@ -12,6 +12,7 @@
 #include "cuda_check.h"
 #include "cuda_gemm.h"
 #include "gemm_math.h"
+#include "reduce.cuh"  // launch()
 
 namespace tunesmith {
 namespace cuda {
@@ -31,8 +32,8 @@ __global__ void lora_dropout_kernel(bf16* xd, const bf16* x, int64_t n, float p,
 void apply_dropout(const CudaContext& ctx, bf16* xd, const bf16* x, int64_t n, const LoraDropout& drop) {
   const int threads = 256;
   const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, 65536);
-  lora_dropout_kernel<<<static_cast<unsigned>(blocks), threads, 0, ctx.stream>>>(xd, x, n, drop.p,
-                                                                                  1.f / (1.f - drop.p), drop.seed);
+  launch(lora_dropout_kernel, dim3(static_cast<unsigned>(blocks)), dim3(threads), 0, ctx.stream, xd, x, n, drop.p,
+         1.f / (1.f - drop.p), drop.seed);
   CUDA_CHECK_LAUNCH(ctx, "lora_matmul (dropout)");
 }
 

@@ -2,8 +2,9 @@
 // bf16 W rounded to bf16 on the host, NF4 W from the same codes, LoRA A/B and the accumulated dA/dB in fp32.
 // Both output dtypes of each side (y bf16 | y f32 +=, dx bf16 = | dx f32 +=), with and without dropout
 // (the mask regenerated from the same hash), with and without an adapter, and an I that is not a multiple
-// of 64. Thresholds (NMSE): the GPU rounds A, B and u to bf16 where the CPU keeps fp32, ≈1.3e-6 each, and
-// rounds bf16 outputs once or twice: u, du-fed dB 1e-5; y, dx, dA (several roundings) 5e-5.
+// of 64. Thresholds (NMSE): the GPU rounds A, B, u and the dropped-out x to bf16 where the CPU keeps fp32,
+// ≈1.3e-6 each, and rounds bf16 outputs once or twice; with one token a LoRA output is the product of a
+// few such values (no averaging), so every output gets 5e-5 — an indexing error gives NMSE ≈ 1.
 // N=tokens I=in O=out R=rank
 #include "cuda_gemm.h"
 #include "gpu_check.h"
@@ -75,7 +76,7 @@ void check_lora(const LoraCase& cs, uint32_t seed) {
   dy_bf16.fill_bytes(0xFF);  // NaN: every element must be written
   cuda::lora_matmul_forward(ctx, dy_bf16.get(), du.get(), dxin.get(), Wg, dbias.get(), lg, drop, N, dscratch.get());
   require_nmse(download_bf16(dy_bf16), y_cpu, 5e-5, tag + " y (bf16)");
-  if (cs.adapter) require_nmse(du.download(), u_cpu, 1e-5, tag + " u");
+  if (cs.adapter) require_nmse(du.download(), u_cpu, 5e-5, tag + " u");
   dy_f32.upload(y0);
   cuda::lora_matmul_forward(ctx, dy_f32.get(), true, du.get(), dxin.get(), Wg, dbias.get(), lg, drop, N,
                             dscratch.get());
@@ -101,7 +102,7 @@ void check_lora(const LoraCase& cs, uint32_t seed) {
       require_nmse(download_bf16(ddx_bf16), dx_cpu, 5e-5, tag + " dx" + side);
     }
     require_nmse(ddA.download(), dA_cpu, 5e-5, tag + " dA +=" + side);
-    require_nmse(ddB.download(), dB_cpu, 1e-5, tag + " dB +=" + side);
+    require_nmse(ddB.download(), dB_cpu, 5e-5, tag + " dB +=" + side);
   }
 }
 
