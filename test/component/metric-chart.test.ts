@@ -43,6 +43,9 @@ describe('MetricChart', () => {
     ) => string[];
     const labels = values(null, [11.925, 11.93, 11.935, 11.94], 1, 30, 0.005);
     expect(new Set(labels).size).toBe(4);
+    // …and the axis is wide enough for the longest of them.
+    const size = yAxis!.size as (u: unknown, values: string[], i: number, cycle: number) => number;
+    expect(size(null, labels, 1, 0)).toBeGreaterThan(size(null, ['0', '5', '10'], 1, 0));
   });
 
   it('feeds new points to the same plot instead of building a new one', async () => {
