@@ -241,9 +241,17 @@ int check_case(const GemmCase& cs, uint32_t seed, bool expect_tensor_core) {
 
 // ---- projections: y = x·Wᵀ (+ bias) and dx (=|+=) dy·W, W bf16 or NF4 ----------------------------------
 
+// The host emulator (TS_CUDA_EMULATION) switches fibers at every ldmatrix and mma: it skips the largest shape.
+#if defined(TS_CUDA_EMULATION)
+constexpr bool kEmulated = true;
+#else
+constexpr bool kEmulated = false;
+#endif
+
 TEST(gpu_gemm_forward_projection_matches_cpu) {
   for (DType w : {DType::kBF16, DType::kNF4})
     for (auto [M, O, I] : {std::tuple{1, 64, 64}, {7, 200, 192}, {129, 136, 320}, {300, 1000, 256}, {64, 128, 128}}) {
+      if (kEmulated && M == 300) continue;
       GemmCase cs{M, O, I};
       cs.b = w, cs.b_trans = true, cs.c = DType::kBF16, cs.bias = true;
       CHECK(check_case(cs, 100 + M, true) >= 1);
@@ -253,6 +261,7 @@ TEST(gpu_gemm_forward_projection_matches_cpu) {
 TEST(gpu_gemm_backward_projection_matches_cpu) {
   for (DType w : {DType::kBF16, DType::kNF4})
     for (auto [M, O, I] : {std::tuple{1, 64, 64}, {7, 200, 192}, {129, 136, 320}, {300, 96, 1024}}) {
+      if (kEmulated && M == 300) continue;
       GemmCase cs{M, I, O};  // dx[M,I] = dy[M,O] · W[O,I]: N = I, K = O
       cs.b = w, cs.b_trans = false, cs.c = DType::kBF16;
       check_case(cs, 200 + M, true);
@@ -263,11 +272,7 @@ TEST(gpu_gemm_backward_projection_matches_cpu) {
 
 // Many k-tiles (the pipeline's steady state and tail) on a 7B-like inner size, both tiles.
 TEST(gpu_gemm_deep_k_matches_cpu) {
-#if defined(TS_CUDA_EMULATION)
-  const int M = 64, N = 256;  // the host emulator runs a 7B-sized tile grid for minutes; keep K, shrink M, N
-#else
-  const int M = 256, N = 1024;
-#endif
+  const int M = kEmulated ? 32 : 256, N = kEmulated ? 128 : 1024;  // emulated: keep K, shrink the grid
   for (DType w : {DType::kBF16, DType::kNF4}) {
     GemmCase fwd{M, N, 4096};
     fwd.b = w, fwd.c = DType::kF32;
