@@ -79,6 +79,13 @@ cudaError_t cudaMalloc(T** p, size_t bytes) {
 cudaError_t cudaFree(void* p);
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemset(void* p, int value, size_t bytes);
+// Streams: everything runs at the call, so the async forms are the plain ones.
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+  return cudaMemcpy(dst, src, bytes, kind);
+}
+inline cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t) {
+  return cudaMemset(p, value, bytes);
+}
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes);
 template <typename F>
 cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int) {
