@@ -9,6 +9,7 @@
 //      gradient checkpointing): tok/s, MFU, peak VRAM — when the engine's CUDA session can load a model;
 //      otherwise it says why it skipped.
 // The last line is the figure. Without a usable GPU it prints `skipped: no CUDA device (<reason>)`, exit 0.
+// The table and ratios are computed by torch_reference.py compare, which test/gpu/run.sh also uses.
 // Flags: --build-dir <dir> (default native/build), --out <file> (the JSON result, rewritten after every
 // stage so a killed run still leaves what it measured), --quick, --skip-m7.
 // Env: TUNESMITH_PYTHON (default python3: the GPU machine's own PyTorch), BENCH_ROUNDS (default 2).
@@ -32,24 +33,15 @@ const QUICK = flag('--quick');
 const PYTHON = process.env.TUNESMITH_PYTHON ?? 'python3';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2));
 const TOKENS = 2048;
+const REFERENCE = path.join(ROOT, 'test/gpu/torch_reference.py');
 // performance.md: 30.3 GFLOP per trained token of M7 without recompute (forward 2N + input gradients 2N).
 const M7_FLOP_PER_TOKEN = 30.3e9;
 
-interface GemmRow {
-  proj: string;
-  layout: 'forward' | 'backward';
-  M: number;
-  N: number;
-  K: number;
-  variant?: string;
-  ms: number;
-  tflops: number;
-}
 interface Result {
   device?: string;
   torch?: string;
   gemm?: Record<string, unknown>[];
-  gemmRatios?: Record<string, number>;
+  gemmRatios?: Record<string, number | undefined>;
   lora?: unknown[];
   pytorchM7?: unknown;
   oursM7?: unknown;
@@ -109,88 +101,43 @@ console.log(p.backends.includes('cuda') ? 'ok' : (p.error || 'CUDA reports no us
 
 // ---- 1. GEMM: ours vs torch.matmul ------------------------------------------------------------------------
 
-const key = (r: { proj: string; layout: string }) => `${r.proj} ${r.layout}`;
-// How often each projection GEMM occurs in one layer (q and o share a shape, as do k/v and gate/up).
-const PER_LAYER: Record<string, number> = {
-  'q_proj/o_proj': 2,
-  'k_proj/v_proj': 2,
-  'gate_proj/up_proj': 2,
-  down_proj: 1,
-};
-
 function benchGemm(gemmBench: string) {
-  const ours: GemmRow[][] = [];
-  const theirs: GemmRow[][] = [];
-  const ourArgs = QUICK ? ['--quick'] : [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const o = runJson(gemmBench, ourArgs, 300_000);
-    if (o.error) return fail('GEMM (ours)', o.error);
-    const oj = o.json as { device: string; gemm: GemmRow[]; lora: unknown[] };
-    result.device = oj.device;
-    result.lora = oj.lora;
-    ours.push(oj.gemm);
-    const t = runJson(PYTHON, [path.join(ROOT, 'test/gpu/torch_reference.py'), 'matmul'], 300_000);
-    if (t.error) {
-      result.skipped = { ...result.skipped, torchMatmul: t.error };
-      console.log(`torch.matmul: skipped (${t.error}); is PyTorch with CUDA installed for ${PYTHON}?`);
-    } else {
-      const tj = t.json as { torch: string; gemm: GemmRow[] };
-      result.torch = tj.torch;
-      theirs.push(tj.gemm);
-    }
-  }
-  // Medians over rounds, per (shape, layout, variant).
-  const oursMs = new Map<string, number[]>();
-  for (const rows of ours)
-    for (const r of rows)
-      oursMs.set(`${key(r)}|${r.variant}`, [...(oursMs.get(`${key(r)}|${r.variant}`) ?? []), r.ms]);
-  const torchMs = new Map<string, number[]>();
-  for (const rows of theirs)
-    for (const r of rows) torchMs.set(key(r), [...(torchMs.get(key(r)) ?? []), r.ms]);
-  const shapes = ours[0]?.filter((r) => r.variant === 'bf16') ?? [];
-  const variants = [...new Set((ours[0] ?? []).map((r) => r.variant ?? ''))];
-  const table: Record<string, unknown>[] = [];
-  const weighted: Record<string, { ours: number; torch: number }> = {};
-  console.log(`\nGEMM, M=${TOKENS} tokens, TFLOP/s (ratio to torch.matmul):`);
-  for (const s of shapes) {
-    const flops = 2 * s.M * s.N * s.K;
-    const tms = median(torchMs.get(key(s)) ?? []);
-    const row: Record<string, unknown> = { proj: s.proj, layout: s.layout, M: s.M, N: s.N, K: s.K };
-    row.torch_tflops = flops / (tms * 1e-3) / 1e12;
-    const parts = [`torch ${Number.isFinite(tms) ? (row.torch_tflops as number).toFixed(0) : '—'}`];
-    for (const v of variants) {
-      const ms = median(oursMs.get(`${key(s)}|${v}`) ?? []);
-      if (v === 'nf4_dequantize_only') {
-        row[`${v}_ms`] = ms;
-        parts.push(`dequantize ${ms.toFixed(3)} ms`);
-        continue;
+  const dir = mkdtempSync(path.join(tmpdir(), 'tunesmith-gemm-'));
+  try {
+    const ours: string[] = [];
+    const theirs: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const o = runJson(gemmBench, QUICK ? ['--quick'] : [], 300_000);
+      if (o.error) return fail('GEMM (ours)', o.error);
+      ours.push(path.join(dir, `ours${round}.json`));
+      writeFileSync(ours.at(-1) ?? '', JSON.stringify(o.json));
+      const t = runJson(PYTHON, [REFERENCE, 'matmul'], 300_000);
+      if (t.error) {
+        result.skipped = { ...result.skipped, torchMatmul: t.error };
+        console.log(`torch.matmul: skipped (${t.error}); is PyTorch with CUDA installed for ${PYTHON}?`);
+      } else {
+        theirs.push(path.join(dir, `torch${round}.json`));
+        writeFileSync(theirs.at(-1) ?? '', JSON.stringify(t.json));
       }
-      const tflops = flops / (ms * 1e-3) / 1e12;
-      row[`${v}_tflops`] = tflops;
-      if (Number.isFinite(tms)) row[`${v}_ratio`] = tms / ms;
-      parts.push(`${v} ${tflops.toFixed(0)}${Number.isFinite(tms) ? ` (${(tms / ms).toFixed(2)})` : ''}`);
-      const w = PER_LAYER[s.proj] ?? 1;
-      const acc = weighted[v] ?? { ours: 0, torch: 0 };
-      acc.ours += w * ms;
-      acc.torch += w * tms;
-      weighted[v] = acc;
     }
-    table.push(row);
-    console.log(`  ${s.proj.padEnd(18)} ${s.layout.padEnd(8)} ${s.M}x${s.N}x${s.K}: ${parts.join(', ')}`);
+    // The table and the ratios: torch_reference.py compare, shared with test/gpu/run.sh.
+    const c = runJson(PYTHON, [REFERENCE, 'compare', '--ours', ...ours, '--torch', ...theirs], 60_000);
+    if (c.error) return fail('GEMM comparison', c.error);
+    const table = c.json as Pick<Result, 'device' | 'torch' | 'gemm' | 'gemmRatios' | 'lora'> & {
+      lines: string[];
+    };
+    console.log(`\n${table.lines.join('\n')}`);
+    Object.assign(result, {
+      device: table.device,
+      torch: table.torch,
+      gemm: table.gemm,
+      gemmRatios: table.gemmRatios,
+      lora: table.lora,
+    });
+    save();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  result.gemm = table;
-  result.gemmRatios = Object.fromEntries(
-    Object.entries(weighted)
-      .filter(([, w]) => Number.isFinite(w.torch))
-      .map(([v, w]) => [v, w.torch / w.ours]),
-  );
-  if (Object.keys(result.gemmRatios).length > 0) {
-    console.log(
-      'time-weighted over one layer (q,k,v,o,gate,up,down; forward + backward), torch time / ours:',
-    );
-    for (const [v, r] of Object.entries(result.gemmRatios)) console.log(`  ${v}: ${r.toFixed(2)}`);
-  }
-  save();
 }
 
 // ---- 2. M7 in PyTorch + PEFT ----------------------------------------------------------------------------

@@ -11,10 +11,16 @@
           without gradient checkpointing. transformers + peft when both import, else the same model written
           out in plain torch (SDPA attention, LoRA as two extra matmuls); the output says which.
 
+  compare the GEMM table: tunesmith_gemm_bench's JSON files (one per round) against torch.matmul's (matmul
+          mode's), median over rounds per shape and variant, the ratio torch time / ours per shape, and one
+          ratio per variant weighted by how often each shape occurs in a layer (q,k,v,o,gate,up,down, forward
+          and backward). Needs no torch; used by scripts of both paths (bench:gpu and test/gpu/run.sh).
+
 Prints one JSON object on stdout; progress goes to stderr.
 Usage: torch_reference.py matmul [--tokens 2048] [--reps 20] [--trials 5]
        torch_reference.py m7 [--tokens 2048] [--steps 5] [--layers 32] [--impl auto|hf|plain]
        torch_reference.py m7 --smoke   (a tiny model of the same code on the CPU: checks the script, not speed)
+       torch_reference.py compare --ours OURS.json [...] --torch TORCH.json [...]
 """
 import argparse
 import json
@@ -23,9 +29,13 @@ import statistics
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
-import torch.utils.checkpoint
+try:  # compare needs no torch; the other modes say so when it is missing
+    import torch
+    import torch.nn.functional as F
+    import torch.utils.checkpoint
+    Module = torch.nn.Module
+except ImportError as e:
+    torch, Module, TORCH_MISSING = None, object, str(e)
 
 M7 = dict(hidden=4096, layers=32, heads=32, kv_heads=8, ffn=14336, vocab=32000, rope_theta=10000.0, eps=1e-5)
 PROJ_SHAPES = [("q_proj/o_proj", 4096, 4096), ("k_proj/v_proj", 1024, 4096),
@@ -85,7 +95,7 @@ def bench_matmul(args):
 
 # ---- M7 in plain torch (used when transformers or peft is missing) ----------------------------------------
 
-class PlainMistral(torch.nn.Module):
+class PlainMistral(Module):
     """Mistral-7B-shaped decoder, bf16, frozen base, LoRA (A kaiming-uniform, B zeros) on all seven
     projections, as PEFT applies it: y = x W^T + scale * (x A^T) B^T."""
 
@@ -179,7 +189,7 @@ def build_hf(layers, rank, alpha):
                         sliding_window=None, use_cache=False)
     try:
         cfg._attn_implementation = "sdpa"
-    except AttributeError:
+    except Exception:  # newer transformers validate or derive it; sdpa is their default anyway
         pass
     model = MistralForCausalLM(cfg)
     lcfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGETS, bias="none",
@@ -195,37 +205,32 @@ def build_hf(layers, rank, alpha):
     return model, impl
 
 
-def bench_m7(args):
-    smoke = args.smoke
-    dims = dict(M7, hidden=64, ffn=128, heads=4, kv_heads=2, vocab=100) if smoke else M7
-    device, dtype = ("cpu", torch.float32) if smoke else ("cuda", torch.bfloat16)
-    layers = 2 if smoke else args.layers
-    out = {"torch": torch.__version__, "smoke": True} if smoke else device_facts()
-    T, rank, alpha = (16 if smoke else args.tokens), 16, 32
-    torch.manual_seed(0)
+def build_m7(args, dims, layers, rank, alpha, device, dtype, impl_choice):
+    """(model, impl, hf): transformers + peft when asked for and importable, else plain torch."""
     why_plain = None
-    model = None
-    t0 = time.perf_counter()
-    if args.impl in ("auto", "hf") and not smoke:
+    if impl_choice in ("auto", "hf"):
         try:
             torch.set_default_dtype(dtype)
             with torch.device(device):  # weights made on the GPU, in bf16
                 model, impl = build_hf(layers, rank, alpha)
-            hf = True
-        except ImportError as e:
-            if args.impl == "hf":
+            return model, impl, True
+        except Exception as e:  # ImportError, or an API this script does not know
+            if impl_choice == "hf":
                 raise
-            why_plain = f"transformers or peft not importable: {e}"
+            why_plain = f"transformers + peft unusable here: {type(e).__name__}: {e}"
+            log(why_plain)
         finally:
             torch.set_default_dtype(torch.float32)
-    if model is None:
-        model = PlainMistral(dims, layers, rank, alpha, device, dtype)
-        impl = "plain torch (SDPA attention, LoRA as two matmuls)" + (f"; {why_plain}" if why_plain else "")
-        hf = False
-    log(f"M7 model built in {time.perf_counter() - t0:.1f} s: {impl}")
+    model = PlainMistral(dims, layers, rank, alpha, device, dtype)
+    impl = "plain torch (SDPA attention, LoRA as two matmuls)" + (f"; {why_plain}" if why_plain else "")
+    return model, impl, False
+
+
+def measure_m7(model, hf, ids, steps, device):
+    """Median tok/s and peak memory of the train step, with and without gradient checkpointing."""
+    T = ids.shape[0]
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=1e-4, weight_decay=0.0)
-    ids = torch.randint(0, dims["vocab"], (T,), device=device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def step(checkpointing):
@@ -253,7 +258,7 @@ def bench_m7(args):
             step(checkpointing)
         sync()
         times = []
-        for _ in range(args.steps):
+        for _ in range(steps):
             t = time.perf_counter()
             loss = step(checkpointing)
             sync()
@@ -264,14 +269,97 @@ def bench_m7(args):
                      "peak_vram_bytes": peak, "loss": float(loss)})
         log(f"M7 PyTorch ({'with' if checkpointing else 'without'} checkpointing): {(T - 1) / s:.0f} tok/s, "
             f"peak {peak / 2**30:.1f} GiB")
+    return runs, sum(p.numel() for p in trainable)
+
+
+def bench_m7(args):
+    smoke = args.smoke
+    dims = dict(M7, hidden=64, ffn=128, heads=4, kv_heads=2, vocab=100) if smoke else M7
+    device, dtype = ("cpu", torch.float32) if smoke else ("cuda", torch.bfloat16)
+    layers = 2 if smoke else args.layers
+    out = {"torch": torch.__version__, "smoke": True} if smoke else device_facts()
+    T, rank, alpha = (16 if smoke else args.tokens), 16, 32
+    torch.manual_seed(0)
+    impl_choice = "plain" if smoke else args.impl
+    t0 = time.perf_counter()
+    model, impl, hf = build_m7(args, dims, layers, rank, alpha, device, dtype, impl_choice)
+    log(f"M7 model built in {time.perf_counter() - t0:.1f} s: {impl}")
+    ids = torch.randint(0, dims["vocab"], (T,), device=device)
+    try:
+        runs, trainable = measure_m7(model, hf, ids, args.steps, device)
+    except Exception as e:
+        if not hf or impl_choice == "hf":
+            raise
+        why = f"transformers + peft failed in the step: {type(e).__name__}: {e}"
+        log(why + "; measuring the plain-torch model instead")
+        del model
+        if device == "cuda":
+            torch.cuda.empty_cache()
+        model, impl, hf = build_m7(args, dims, layers, rank, alpha, device, dtype, "plain")
+        impl += f"; {why}"
+        runs, trainable = measure_m7(model, hf, ids, args.steps, device)
     out.update({"impl": impl, "tokens": T, "trained_tokens_per_step": T - 1, "layers": layers,
-                "lora_rank": rank, "lora_trainable_params": sum(p.numel() for p in trainable), "runs": runs})
+                "lora_rank": rank, "lora_trainable_params": trainable, "runs": runs})
     return out
+
+
+# ---- compare ---------------------------------------------------------------------------------------------
+
+# How often each projection shape occurs in one layer (q and o share a shape, as do k/v and gate/up).
+PER_LAYER = {"q_proj/o_proj": 2, "k_proj/v_proj": 2, "gate_proj/up_proj": 2, "down_proj": 1}
+
+
+def compare(ours_files, torch_files):
+    ours = [json.load(open(f)) for f in ours_files]
+    theirs = [json.load(open(f)) for f in torch_files]
+    key = lambda r: (r["proj"], r["layout"])
+    ours_ms, torch_ms = {}, {}
+    for o in ours:
+        for r in o["gemm"]:
+            ours_ms.setdefault(key(r) + (r["variant"],), []).append(r["ms"])
+    for t in theirs:
+        for r in t["gemm"]:
+            torch_ms.setdefault(key(r), []).append(r["ms"])
+    shapes = [r for r in ours[0]["gemm"] if r["variant"] == "bf16"]
+    variants = list(dict.fromkeys(r["variant"] for r in ours[0]["gemm"]))
+    table, lines, weighted = [], [], {}
+    lines.append(f"GEMM, M={shapes[0]['M'] if shapes else '?'} tokens, TFLOP/s (torch time / ours):")
+    for s in shapes:
+        flops = 2.0 * s["M"] * s["N"] * s["K"]
+        tms = statistics.median(torch_ms[key(s)]) if key(s) in torch_ms else None
+        row = {"proj": s["proj"], "layout": s["layout"], "M": s["M"], "N": s["N"], "K": s["K"]}
+        parts = []
+        if tms:
+            row["torch_tflops"] = flops / (tms * 1e-3) / 1e12
+            parts.append(f"torch {row['torch_tflops']:.0f}")
+        for v in variants:
+            ms = statistics.median(ours_ms[key(s) + (v,)])
+            if v == "nf4_dequantize_only":
+                row[v + "_ms"] = ms
+                parts.append(f"dequantize {ms:.3f} ms")
+                continue
+            row[v + "_tflops"] = flops / (ms * 1e-3) / 1e12
+            parts.append(f"{v} {row[v + '_tflops']:.0f}" + (f" ({tms / ms:.2f})" if tms else ""))
+            if tms:
+                row[v + "_ratio"] = tms / ms
+                w = weighted.setdefault(v, [0.0, 0.0])
+                w[0] += PER_LAYER.get(s["proj"], 1) * ms
+                w[1] += PER_LAYER.get(s["proj"], 1) * tms
+        table.append(row)
+        lines.append(f"  {s['proj']:<18} {s['layout']:<8} {s['M']}x{s['N']}x{s['K']}: " + ", ".join(parts))
+    ratios = {v: w[1] / w[0] for v, w in weighted.items()}
+    if ratios:
+        lines.append("time-weighted over one layer (q,k,v,o,gate,up,down; forward + backward), torch time / ours:")
+        lines += [f"  {v}: {r:.2f}" for v, r in ratios.items()]
+    return {"device": ours[0].get("device"), "torch": theirs[0].get("torch") if theirs else None,
+            "gemm": table, "gemmRatios": ratios, "lora": ours[0].get("lora"), "lines": lines}
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["matmul", "m7"])
+    ap.add_argument("mode", choices=["matmul", "m7", "compare"])
+    ap.add_argument("--ours", nargs="*", default=[])
+    ap.add_argument("--torch", nargs="*", default=[])
     ap.add_argument("--tokens", type=int, default=2048)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--trials", type=int, default=5)
@@ -280,6 +368,12 @@ def main():
     ap.add_argument("--impl", choices=["auto", "hf", "plain"], default="auto")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
+    if args.mode == "compare":
+        print(json.dumps(compare(args.ours, args.torch)))
+        return 0
+    if torch is None:
+        print(json.dumps({"error": f"PyTorch is not importable: {TORCH_MISSING}"}))
+        return 1
     if args.smoke:
         print(json.dumps(bench_m7(args)))
         return 0
