@@ -72,7 +72,9 @@ describe('Train step', () => {
     api.emit('runs.event', step(52));
     api.emit('runs.event', { ...step(53), runId: 8 }); // another run: ignored
     await waitFor(() => expect(Array.from(lossChart().data[0]).slice(-2)).toEqual([51, 52]));
-    expect(FakePlot.instances.filter((p) => p.options.series.some((s) => s.label === 'Eval loss'))).toHaveLength(1);
+    expect(
+      FakePlot.instances.filter((p) => p.options.series.some((s) => s.label === 'Eval loss')),
+    ).toHaveLength(1);
     expect(screen.getByTestId('run-step').textContent).toBe('52 of 120');
     expect(screen.getByTestId('run-tokens-per-second').textContent).toContain('1,234 tokens/s');
     expect(screen.getByTestId('run-eta').textContent).toContain('about 12 minutes');

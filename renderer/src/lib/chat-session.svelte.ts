@@ -3,7 +3,7 @@
 // events tagged with its requestId; `chat.generate` resolves with the whole reply at the end.
 import type { ChatReply } from '../../../main/api/contract';
 import type { Api } from './api';
-import { type Problem, problemOf, screenProblem } from './problem';
+import { type Problem, problemOf } from './problem';
 
 export type ChatSide = 'tuned' | 'base';
 
@@ -99,7 +99,7 @@ export class ChatSession {
       turn.content = reply.text;
       turn.reply = reply;
     } catch (err) {
-      turn.error = screenProblem(problemOf(err));
+      turn.error = problemOf(err);
     } finally {
       delete turn.requestId;
     }

@@ -9,8 +9,8 @@ import type {
 } from '../../../main/api/contract';
 import type { Api } from './api';
 import { columnsFromMessage } from './mapping';
+import { type Problem, problemOf } from './problem';
 import { formatBytes } from './units';
-import { toUserError, type UserError } from './user-error';
 
 type Source =
   | { kind: 'path'; path: string }
@@ -51,7 +51,7 @@ export class DataSession {
   columns = $state<string[]>([]);
   /** What is happening now, in words; null when idle. */
   busy = $state<string | null>(null);
-  error = $state<UserError | null>(null);
+  error = $state<Problem | null>(null);
   readonly #api: Api;
   #source: Source | null = null;
 
@@ -82,7 +82,7 @@ export class DataSession {
       content = await base64Of(file);
     } catch (err) {
       this.busy = null;
-      this.error = { message: `Could not read ${file.name}: ${toUserError(err).message}` };
+      this.error = { message: `Could not read ${file.name}: ${problemOf(err).message}` };
       return;
     }
     await this.#import(
@@ -121,7 +121,7 @@ export class DataSession {
       this.#source = null;
       await this.#loadColumns();
     } catch (err) {
-      this.error = toUserError(err);
+      this.error = problemOf(err);
     } finally {
       this.busy = null;
     }
@@ -175,7 +175,7 @@ export class DataSession {
       this.importInfo = { format, layout, reason: why, mapping };
       await this.#loadColumns();
     } catch (err) {
-      this.error = toUserError(err);
+      this.error = problemOf(err);
       if (this.error.code === 'bad-mapping') this.columns = columnsFromMessage(this.error.message);
     } finally {
       this.busy = null;

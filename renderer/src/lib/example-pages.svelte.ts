@@ -4,7 +4,7 @@
 import { SvelteMap } from 'svelte/reactivity';
 import type { DatasetExample } from '../../../main/api/contract';
 import type { Api } from './api';
-import { toUserError, type UserError } from './user-error';
+import { type Problem, problemOf } from './problem';
 
 export interface ExampleQuery {
   versionId: number;
@@ -18,7 +18,7 @@ const KEEP_PAGES = 40;
 export class ExamplePages {
   /** Examples matching the query; null until the first page arrives. */
   total = $state<number | null>(null);
-  error = $state<UserError | null>(null);
+  error = $state<Problem | null>(null);
   readonly pageSize: number;
   readonly #pages = new SvelteMap<number, DatasetExample[]>();
   readonly #pending = new Set<number>();
@@ -89,7 +89,7 @@ export class ExamplePages {
       this.total = result.total;
       this.#evictAround(page);
     } catch (err) {
-      if (generation === this.#generation) this.error = toUserError(err);
+      if (generation === this.#generation) this.error = problemOf(err);
     } finally {
       if (generation === this.#generation) this.#pending.delete(page);
     }

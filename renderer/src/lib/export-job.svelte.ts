@@ -2,7 +2,7 @@
 // writes and verifies, and the result (files, checks, the Ollama command) or what went wrong.
 import type { ExportDetails, ExportFormatName } from '../../../main/api/contract';
 import type { Api } from './api';
-import { type Problem, problemOf, screenProblem } from './problem';
+import { type Problem, problemOf } from './problem';
 
 export type Dtype = 'f32' | 'f16' | 'bf16' | 'q8_0';
 
@@ -58,9 +58,9 @@ export class ExportJob {
         ...(this.format === 'ollama' && this.name ? { name: this.name } : {}),
       });
       this.result = result;
-      if (result.error) this.error = screenProblem(result.error);
+      if (result.error) this.error = problemOf(result.error);
     } catch (err) {
-      this.error = screenProblem(problemOf(err));
+      this.error = problemOf(err);
     } finally {
       stop();
       this.running = false;

@@ -4,8 +4,8 @@
 // checkpoints and status changes refetch the details, since only the store knows their ids.
 import type { RunDetailsInfo, RunEventPayload, TrainerEvent } from '../../../main/api/contract';
 import type { Api } from './api';
-import { type ShownError, shownError } from './errors';
 import { GrowableSeries } from './growable-series';
+import { type Problem, problemOf } from './problem';
 
 /** Metric name (`loss`, `eval_loss`, `lr` …) → steps and values. */
 export type MetricSeries = Record<string, { x: Float64Array; y: Float64Array }>;
@@ -20,7 +20,7 @@ export class RunLive {
   metrics = $state.raw<MetricSeries>({});
   /** The latest step event of a running run: progress, speed, time left. */
   lastStep = $state.raw<StepEvent | null>(null);
-  error = $state.raw<ShownError | null>(null);
+  error = $state.raw<Problem | null>(null);
   readonly runId: number;
   readonly #api: Api;
   readonly #series = new Map<string, GrowableSeries>();
@@ -61,7 +61,7 @@ export class RunLive {
       this.#publish();
       this.error = null;
     } catch (err) {
-      this.error = shownError(err);
+      this.error = problemOf(err);
     }
   }
 
@@ -69,7 +69,7 @@ export class RunLive {
     try {
       this.details = await this.#api.call('runs.get', { runId: this.runId });
     } catch (err) {
-      this.error = shownError(err);
+      this.error = problemOf(err);
     }
   }
 

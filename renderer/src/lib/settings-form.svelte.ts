@@ -11,7 +11,7 @@ import {
   SETTINGS_BY_KEY,
   settingText,
 } from './hyper-settings';
-import { type Problem, problemOf, screenProblem } from './problem';
+import { type Problem, problemOf } from './problem';
 import type { PresetChoice, TemplateChoice, WizardChoices } from './wizard.svelte';
 
 export const PLAN_DELAY_MS = 300;
@@ -138,7 +138,7 @@ export class SettingsForm {
     } catch (err) {
       if (asked !== this.#asked) return;
       this.plan = null;
-      this.planError = screenProblem(problemOf(err));
+      this.planError = problemOf(err);
     } finally {
       if (asked === this.#asked) this.planning = false;
     }
@@ -164,7 +164,7 @@ export class SettingsForm {
       this.#created = null;
       return started;
     } catch (err) {
-      this.startError = screenProblem(problemOf(err));
+      this.startError = problemOf(err);
       return null;
     } finally {
       this.starting = false;

@@ -2,12 +2,13 @@
 // runes, handed out through context (setSystemState / useSystemState).
 import { getContext, setContext } from 'svelte';
 import type { DoctorReport } from '../../../main/api/contract';
-import { type Api, ApiCallError, type ConnectionStatus } from './api';
+import type { Api, ConnectionStatus } from './api';
+import { type Problem, problemOf } from './problem';
 
 export class SystemState {
   status = $state<ConnectionStatus>('connecting');
   report = $state<DoctorReport | null>(null);
-  error = $state<{ message: string; hint?: string | undefined } | null>(null);
+  error = $state<Problem | null>(null);
   loading = $state(false);
   readonly #api: Api;
 
@@ -32,10 +33,7 @@ export class SystemState {
       this.error = null;
       if (this.#api.transport === 'ipc') this.status = 'connected';
     } catch (err) {
-      this.error =
-        err instanceof ApiCallError
-          ? { message: err.message, hint: err.hint }
-          : { message: err instanceof Error ? err.message : String(err) };
+      this.error = problemOf(err);
     } finally {
       this.loading = false;
     }

@@ -12,7 +12,7 @@ import type {
 import type { Api } from './api';
 import { smoothed } from './chart-data';
 import { GrowableSeries } from './growable-series';
-import { type Problem, problemOf, screenProblem } from './problem';
+import { type Problem, problemOf } from './problem';
 
 export type StepEvent = Extract<TrainerEvent, { type: 'step' }>;
 export type Sample = RunDetailsInfo['samples'][number];
@@ -128,7 +128,7 @@ export class TrainLive {
     this.run = details.run;
     this.samples = details.samples;
     this.warnings = details.definition.warnings.map((w) => w.message);
-    this.problem = details.run.error ? screenProblem(details.run.error) : null;
+    this.problem = details.run.error ? problemOf(details.run.error) : null;
   }
 
   #setMetrics(metrics: Record<string, MetricSeriesPoint[]>): void {
@@ -166,11 +166,11 @@ export class TrainLive {
         this.warnings = [...this.warnings, event.message];
         break;
       case 'failed':
-        this.problem = screenProblem(event);
+        this.problem = problemOf(event);
         break;
       case 'status':
         this.run = event.run;
-        if (event.run.error) this.problem = screenProblem(event.run.error);
+        if (event.run.error) this.problem = problemOf(event.run.error);
         // A run that stopped: reload, so the chart has every step (live step events are thinned).
         if (event.run.status !== 'running') this.#scheduleRefetch();
         break;
