@@ -2,10 +2,11 @@
 # test/gpu/run.sh — the one device script for a session lent a GPU (shared/specs/performance.md, issue 5):
 # builds the CUDA backend on the device for sm_90, runs the GPU parity harness (tunesmith_gpu_tests: every
 # CUDA op against its CPU twin, the GEMM family included), then the benchmark (our GEMM vs torch.matmul
-# on M7's projection shapes, M7 in PyTorch + PEFT, M7 on our engine when it can), and a memcheck pass
-# over the GEMM cases if time is left. Writes $OUT/result.json (parity counts and failures, GEMM ratios,
-# M7 tok/s, MFU, VRAM, versions, each stage's status and seconds) even when a stage fails, plus
-# $OUT/log.txt (everything printed), parity.txt, bench.json and sanitizer.txt. Ends by ~7 minutes.
+# on M7's projection shapes, M7 in PyTorch + PEFT, M7 on our engine when it can), then, if time is left,
+# the GEMM tile variants (native/dev/cuda/gemm_variants.cu) and a memcheck pass over the GEMM cases.
+# Writes $OUT/result.json (parity counts and failures, GEMM ratios, M7 tok/s, MFU, VRAM, versions, each
+# stage's status and seconds) even when a stage fails, with log.txt (everything printed), parity.txt,
+# bench.json, variants.txt and sanitizer.txt. Ends by ~7 minutes.
 #
 # How a session calls it (the `run` tool). Nothing needs carrying — it builds from the working tree, with
 # the device's own nvcc, CMake, ninja and python3 (PyTorch, transformers, peft), and needs no Node:
@@ -94,6 +95,7 @@ m7t = bench.get("pytorchM7") or {}
 runs = {("with_checkpointing" if r.get("gradient_checkpointing") else "without_checkpointing"): r
         for r in m7t.get("runs", [])}
 sanitizer = read(os.path.join(out, "sanitizer.txt"))
+variants = read(os.path.join(out, "variants.txt"))
 result = {
     "env": env,
     "stages": stages,
@@ -108,6 +110,8 @@ result = {
     "sanitizer": None if sanitizer is None else {
         "errors": len(re.findall(r"^========= (Invalid|Program hit|Barrier|Race)", sanitizer, re.M)),
         "summary": [l for l in sanitizer.splitlines() if "ERROR SUMMARY" in l]},
+    "variants": None if variants is None else [l for l in variants.splitlines() if "best:" in l or "wrong" in l
+                                                or "WRONG" in l or "failed" in l],
     "bench_errors": bench.get("errors"),
 }
 r = result["gemm_ratios"] or {}
@@ -172,6 +176,17 @@ build() {
 }
 stage build 300 bash -c "$(declare -f build); HAVE_NODE=$HAVE_NODE BUILD='$BUILD' build"
 
+# The GEMM tile variants (native/dev/cuda/gemm_variants.cu) compile in the background meanwhile, linked
+# against the build's own GEMM objects.
+VARIANTS_PID=""
+if stage_ok build; then
+  objs="$BUILD/CMakeFiles/tunesmith_cuda.dir/src/cuda"
+  (nvcc -std=c++17 -O3 -arch=sm_90 --expt-relaxed-constexpr -Inative/include -Inative/src -Inative/src/cuda \
+    native/dev/cuda/gemm_variants.cu "$objs/gemm.cu.o" "$objs/gemm_mma_bf16.cu.o" "$objs/gemm_mma_nf4.cu.o" \
+    "$objs/gemm_mma_lora.cu.o" -o "$WORK/gemm_variants" >"$WORK/variants_build.log" 2>&1) &
+  VARIANTS_PID=$!
+fi
+
 # ---- parity -----------------------------------------------------------------------------------------------
 if stage_ok build; then
   # Same as `npm run test:gpu -- --build-dir $BUILD --no-build`.
@@ -207,6 +222,16 @@ if stage_ok build; then
     stage bench 330 npm run bench:gpu -- --build-dir "$BUILD" --out "$OUT/bench.json"
   else
     stage bench 330 bash -c "$(declare -f bench_python); BUILD='$BUILD' WORK='$WORK' OUT='$OUT' bench_python"
+  fi
+fi
+
+# ---- GEMM tile variants: correctness against the simple kernel, then TFLOP/s per M7 shape ------------------
+if [ -n "$VARIANTS_PID" ]; then
+  if wait "$VARIANTS_PID" && [ -x "$WORK/gemm_variants" ]; then
+    stage variants 120 bash -c "'$WORK/gemm_variants' >'$OUT/variants.txt' 2>&1; rc=\$?; cat '$OUT/variants.txt'; exit \$rc"
+  else
+    printf 'variants\tfailed (build)\t0\tsee log\n' >>"$STAGES"
+    cat "$WORK/variants_build.log"
   fi
 fi
 
