@@ -8,9 +8,9 @@ import type {
   DetectedSourceFormat,
 } from '../../../main/api/contract';
 import type { Api } from './api';
+import { formatBytes } from './format';
 import { columnsFromMessage } from './mapping';
 import { type Problem, problemOf } from './problem';
-import { formatBytes } from './units';
 
 type Source =
   | { kind: 'path'; path: string }

@@ -1,7 +1,7 @@
 // A run's configuration as rows a person can read: a plain name, the value, what it means, and the
 // technical name for those who know it. RunConfig lists them; ConfigDiff lines them up across runs.
 import type { RunDefinitionInfo } from '../../../main/api/contract';
-import { baseName, formatBytes } from './run-format';
+import { baseName, formatBytes } from './format';
 
 export interface SettingRow {
   /** Stable key, e.g. `hyper.lr` or `plan.totalSteps`; the same setting has the same key in every run. */

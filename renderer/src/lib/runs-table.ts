@@ -1,6 +1,6 @@
 // The run history's filter and sort, kept apart from the table so they read (and test) as plain code.
 import type { RunSummary } from '../../../main/api/contract';
-import { runSeconds, type StatusFilter, statusKey, statusWords } from './run-format';
+import { runSeconds, type StatusFilter, statusKey, statusWords } from './run-status';
 
 export type RunSortKey = 'id' | 'name' | 'status' | 'createdAt' | 'duration' | 'device';
 export type SortDirection = 'ascending' | 'descending';
