@@ -10,6 +10,8 @@ import {
   SETTINGS,
   SETTINGS_BY_KEY,
 } from '../../renderer/src/lib/hyper-settings';
+import { definitionRows } from '../../renderer/src/lib/run-settings';
+import { definition } from './runs/fixtures';
 
 const shape = hyperparametersSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
 
@@ -76,5 +78,16 @@ describe('the Advanced panel settings', () => {
       'loraTargets=q_proj,v_proj',
       'epochs=none',
     ]);
+  });
+});
+
+describe('a run’s settings list', () => {
+  it('names each setting as the Advanced panel does, with choices in words', () => {
+    const rows = definitionRows(definition({}, { schedule: 'cosine', gradientCheckpointing: true }));
+    const row = (key: string) => rows.find((r) => r.key === `hyper.${key}`)!;
+    expect(row('lr').label).toBe(SETTINGS_BY_KEY.get('lr')!.label);
+    expect(row('lr').help).toBe(SETTINGS_BY_KEY.get('lr')!.help);
+    expect(row('schedule').value).toBe('Slow down smoothly (cosine)');
+    expect(row('gradientCheckpointing').value).toBe('yes');
   });
 });

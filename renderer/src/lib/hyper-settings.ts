@@ -1,5 +1,6 @@
-// Every training setting the Advanced panel offers: its name as `--set key=value` takes it, a plain
-// label and one-line explanation, and the values main accepts (main/core/runs/config.ts,
+// Every training setting, once for the whole app: its name as `--set key=value` takes it, a plain
+// label and one-line explanation (the Advanced panel, a run's settings, the comparison of runs), and
+// the values main accepts (main/core/runs/config.ts,
 // hyperparametersSchema — test/component/hyper-settings.test.ts keeps the two in step). Values are
 // edited as text and become `key=value` overrides on top of the chosen preset.
 export type SettingKind =
@@ -50,42 +51,42 @@ export const SETTINGS: readonly SettingInfo[] = [
   {
     key: 'epochs',
     group: 'length',
-    label: 'Passes over your examples',
+    label: 'Passes over your examples (epochs)',
     kind: { type: 'number', min: 0, max: 1000, minExclusive: true, nullable: true },
-    help: 'How many times training reads all your examples. Leave empty to use “Training steps” instead.',
+    help: 'How many times training reads all your examples. Leave empty to use “Fixed number of steps” instead.',
   },
   {
     key: 'maxSteps',
     group: 'length',
-    label: 'Training steps',
+    label: 'Fixed number of steps',
     kind: int(1, Number.MAX_SAFE_INTEGER, true),
     help: 'Stop after this many learning steps. When set, it wins over passes; empty means passes decide.',
   },
   {
     key: 'microBatch',
     group: 'length',
-    label: 'Examples at once',
+    label: 'Examples at once (micro-batch)',
     kind: int(1, 1024),
     help: 'Examples worked on together. More is faster but needs more memory.',
   },
   {
     key: 'gradAccum',
     group: 'length',
-    label: 'Batches per step',
+    label: 'Batches per step (gradient accumulation)',
     kind: int(1, 4096),
     help: 'Batches added up before each learning step: each step learns from examples at once × this.',
   },
   {
     key: 'lr',
     group: 'learning',
-    label: 'Learning rate',
+    label: 'Learning speed (learning rate)',
     kind: { type: 'number', min: 0, max: 1, minExclusive: true },
     help: 'How big each learning step is. Too high and training goes wild; too low and little changes. Usual: 1e-5 to 3e-4.',
   },
   {
     key: 'schedule',
     group: 'learning',
-    label: 'Learning rate over time',
+    label: 'Learning speed over time',
     kind: {
       type: 'choice',
       options: [
@@ -99,28 +100,28 @@ export const SETTINGS: readonly SettingInfo[] = [
   {
     key: 'warmupSteps',
     group: 'learning',
-    label: 'Warm-up steps',
+    label: 'Gentle start (warm-up steps)',
     kind: int(0, Number.MAX_SAFE_INTEGER),
     help: 'Steps at the start where the learning rate grows gently from zero, so early steps do no harm.',
   },
   {
     key: 'neftuneAlpha',
     group: 'learning',
-    label: 'Input noise (NEFTune)',
+    label: 'Training noise (NEFTune)',
     kind: { type: 'number', min: 0, max: 100 },
     help: 'A little noise added to the input while training often makes replies better. 0 turns it off; 5 is usual.',
   },
   {
     key: 'loraR',
     group: 'adapter',
-    label: 'Adapter size (rank)',
+    label: 'Adapter size (LoRA rank)',
     kind: int(1, 1024),
     help: 'How much the adapter can learn. Bigger learns more but is slower and can memorize. Usual: 8 to 64.',
   },
   {
     key: 'loraAlpha',
     group: 'adapter',
-    label: 'Adapter strength (alpha)',
+    label: 'Adapter strength (LoRA alpha)',
     kind: { type: 'number', min: 0, max: Number.MAX_VALUE, minExclusive: true },
     help: 'How strongly the adapter’s changes count. Usually the same as the size, or twice it.',
   },
@@ -175,14 +176,14 @@ export const SETTINGS: readonly SettingInfo[] = [
   {
     key: 'checkpointEvery',
     group: 'checks',
-    label: 'Save every … steps',
+    label: 'Save a checkpoint every … steps',
     kind: int(1, Number.MAX_SAFE_INTEGER),
     help: 'How often the adapter is saved, so you can resume, try or export an earlier one.',
   },
   {
     key: 'keepCheckpoints',
     group: 'checks',
-    label: 'Saves to keep',
+    label: 'Checkpoints to keep',
     kind: int(1, 100),
     help: 'How many recent saves stay on disk. The best one is always kept.',
   },
@@ -299,6 +300,20 @@ export function checkSetting(info: SettingInfo, raw: string): Checked {
       return unknown ? { ok: false, error: `There is no part called “${unknown}”.` } : { ok: true };
     }
   }
+}
+
+/** A setting's value as a run's settings list shows it: choices in words, on/off as yes/no. */
+export function settingWords(key: string, value: unknown): string {
+  const kind = SETTINGS_BY_KEY.get(key)?.kind;
+  if (kind?.type === 'choice') {
+    const option = kind.options.find((o) => o.value === value);
+    if (option) return option.label;
+  }
+  if (value === null || value === undefined) return '—';
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.map(String).join(', ');
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
 }
 
 /** A setting's value (from a run definition's `hyper`) as the text its field shows. */
