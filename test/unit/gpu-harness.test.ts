@@ -64,7 +64,9 @@ describe('npm run test:gpu', () => {
         existsSync(EMULATOR_RUNNER),
         `${EMULATOR_RUNNER} is missing: run node scripts/build-native.mjs`,
       ).toBe(true);
+      // Threads in a shuffled order: a read racing a write (no barrier between) shows up as a failure.
       const run = spawnSync(EMULATOR_RUNNER, [], {
+        env: { ...process.env, TS_EMU_ORDER: 'shuffle' },
         encoding: 'utf8',
         timeout: 900_000,
         maxBuffer: 64 << 20,

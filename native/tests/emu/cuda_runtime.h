@@ -6,7 +6,8 @@
 // (or warp) has reached it. So block-level logic, index math, masking and reductions run exactly as
 // written, deterministically; what cannot be seen here is timing (races, missing barriers between
 // independent warps), memory coalescing, and anything tensor-core. Dynamic shared memory is refilled with
-// 0xFF bytes (NaN) before every block, so reading a slot nobody wrote shows up as NaN.
+// 0xFF bytes (NaN) before every block, so reading a slot nobody wrote shows up as NaN. TS_EMU_ORDER=reverse
+// or =shuffle changes the order the fibers run in (emu_runtime.cpp), which exposes write/read races.
 // Device memory is host memory. Launch-configuration errors are reported through cudaGetLastError.
 #pragma once
 

@@ -58,6 +58,32 @@ std::string where() {
          "," + std::to_string(gridDim.z) + "), " + std::to_string(blockDim.x) + " threads";
 }
 
+// TS_EMU_ORDER=reverse runs each pass from the last thread to the first, =shuffle in a fixed pseudo-random
+// order: a write and a read that race (no barrier between them) show up in one order or the other.
+enum class Order { kForward, kReverse, kShuffle };
+Order schedule_order() {
+  static const Order order = [] {
+    const char* v = std::getenv("TS_EMU_ORDER");
+    const std::string s = v ? v : "";
+    return s == "reverse" ? Order::kReverse : s == "shuffle" ? Order::kShuffle : Order::kForward;
+  }();
+  return order;
+}
+
+std::vector<unsigned> pass_order(unsigned threads, unsigned pass) {
+  std::vector<unsigned> order(threads);
+  for (unsigned i = 0; i < threads; ++i) order[i] = i;
+  if (schedule_order() == Order::kReverse) std::reverse(order.begin(), order.end());
+  if (schedule_order() == Order::kShuffle) {
+    uint64_t z = 0x9E3779B97F4A7C15ull * (pass + 1);
+    for (unsigned i = threads; i > 1; --i) {
+      z ^= z >> 31, z *= 0xBF58476D1CE4E5B9ull, z ^= z >> 29;
+      std::swap(order[i - 1], order[z % i]);
+    }
+  }
+  return order;
+}
+
 void run_block(unsigned threads) {
   if (g_fibers.size() < threads) g_fibers.resize(threads);
   for (unsigned i = 0; i < threads; ++i) {
@@ -71,9 +97,9 @@ void run_block(unsigned threads) {
     f.state = State::kReady;
   }
   std::fill(g_dynamic_shared.begin(), g_dynamic_shared.end(), 0xFF);
-  for (;;) {
+  for (unsigned pass = 0;; ++pass) {
     bool ran = false;
-    for (unsigned i = 0; i < threads; ++i) {
+    for (const unsigned i : pass_order(threads, pass)) {
       if (g_fibers[i].state != State::kReady) continue;
       g_current = int(i);
       threadIdx = dim3(i, 0, 0);
