@@ -20,9 +20,6 @@ export class ExportJob {
   progress = $state<string[]>([]);
   result = $state.raw<ExportDetails | null>(null);
   error = $state.raw<Problem | null>(null);
-  /** Set when the folder could not be opened here (the browser server): show the path instead. */
-  shownPath = $state<string | null>(null);
-  openError = $state.raw<Problem | null>(null);
 
   readonly #api: Api;
   readonly #runId: number;
@@ -43,7 +40,6 @@ export class ExportJob {
     this.progress = [];
     this.result = null;
     this.error = null;
-    this.shownPath = null;
     const stop = this.#api.on('exports.progress', (event) => {
       if (event.runId === this.#runId) this.progress.push(event.message);
     });
@@ -64,17 +60,6 @@ export class ExportJob {
     } finally {
       stop();
       this.running = false;
-    }
-  }
-
-  async openFolder(path: string): Promise<void> {
-    this.openError = null;
-    try {
-      const { opened } = await this.#api.call('system.openPath', { path });
-      this.shownPath = opened ? null : path;
-    } catch (err) {
-      this.shownPath = path;
-      this.openError = problemOf(err);
     }
   }
 }
