@@ -1,12 +1,15 @@
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ExportDetails } from '../../main/api/contract';
-import { Router } from '../../renderer/src/lib/router.svelte';
 import { WizardState } from '../../renderer/src/lib/wizard.svelte';
 import ExportStep from '../../renderer/src/pages/wizard/ExportStep.svelte';
 import { FakeApi } from './fake-api';
-import { checkpoint, exportDetails, runDetails } from './run-fixtures';
-import WizardHarness from './WizardHarness.svelte';
+import { checkpoint, exportDetails, newRunDetails } from './fixtures';
+
+/** What exports.create answers for run 7's export #4. */
+const exported = (patch: Partial<ExportDetails> = {}) => exportDetails(4, patch, 7);
+
+import Harness from './Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../renderer/src/lib/api', async (load) => ({
@@ -18,13 +21,13 @@ async function setup() {
   localStorage.clear();
   const wizard = new WizardState(localStorage);
   wizard.update({ runId: 7 });
-  render(WizardHarness, { props: { page: ExportStep, wizard, router: new Router() } });
+  render(Harness, { props: { component: ExportStep, wizard } });
   await waitFor(() => expect((screen.getByTestId('export-start') as HTMLButtonElement).disabled).toBe(false));
 }
 
 beforeEach(() => {
   api = new FakeApi();
-  api.answer('runs.get', runDetails({ checkpoints: [checkpoint(12, 120, 1.2)] }));
+  api.answer('runs.get', newRunDetails(7, { checkpoints: [checkpoint(12, 120, 1.2)] }));
 });
 afterEach(cleanup);
 
@@ -53,17 +56,17 @@ describe('Export step', () => {
       force: false,
     });
 
-    finish(exportDetails());
+    finish(exported());
     const verification = await screen.findByTestId('export-verification');
     expect(verification.textContent).toContain('Verified in llama.cpp');
     expect(verification.textContent).toContain('max |Δp| 2.1e-7');
-    expect(screen.getByTestId('ollama-command').textContent).toBe('ollama create tiny-tuned -f Modelfile');
+    expect(screen.getByTestId('ollama-command').textContent).toBe(exported().ollamaCommand);
   });
 
   it('says when llama.cpp found differences', async () => {
     api.answer(
       'exports.create',
-      exportDetails({
+      exported({
         verification: {
           passed: false,
           checks: [
@@ -80,7 +83,7 @@ describe('Export step', () => {
   });
 
   it('sends the chosen format and checkpoint, and checks the Ollama name', async () => {
-    api.answer('exports.create', exportDetails({ format: 'peft', ollamaCommand: null, verification: null }));
+    api.answer('exports.create', exported({ format: 'peft', ollamaCommand: null, verification: null }));
     await setup();
     await fireEvent.input(screen.getByTestId('export-name'), { target: { value: 'My Model' } });
     expect((screen.getByTestId('export-start') as HTMLButtonElement).disabled).toBe(true);
@@ -94,13 +97,14 @@ describe('Export step', () => {
   });
 
   it('shows the folder path when it cannot be opened here', async () => {
-    api.answer('exports.create', exportDetails());
+    api.answer('exports.create', exported());
     api.answer('system.openPath', ({ path }) => ({ opened: false, path }));
     await setup();
     await fireEvent.click(screen.getByTestId('export-start'));
     await fireEvent.click(await screen.findByTestId('open-folder'));
-    expect(api.inputs('system.openPath')).toEqual([{ path: '/home/exports/run-7-ollama' }]);
-    expect((await screen.findByTestId('export-path')).textContent).toBe('/home/exports/run-7-ollama');
+    const folder = exported().export.path;
+    expect(api.inputs('system.openPath')).toEqual([{ path: folder }]);
+    expect((await screen.findByTestId('export-path')).textContent).toBe(folder);
   });
 
   it('shows a failed export with what to do', async () => {

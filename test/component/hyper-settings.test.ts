@@ -11,7 +11,7 @@ import {
   SETTINGS_BY_KEY,
 } from '../../renderer/src/lib/hyper-settings';
 import { definitionRows } from '../../renderer/src/lib/run-settings';
-import { definition } from './runs/fixtures';
+import { definition } from './fixtures';
 
 const shape = hyperparametersSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
 

@@ -1,11 +1,10 @@
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Router } from '../../renderer/src/lib/router.svelte';
 import { WizardState } from '../../renderer/src/lib/wizard.svelte';
 import SettingsStep from '../../renderer/src/pages/wizard/SettingsStep.svelte';
 import { FakeApi } from './fake-api';
-import { planInfo, runSummary } from './run-fixtures';
-import WizardHarness from './WizardHarness.svelte';
+import { planInfo, runSummary } from './fixtures';
+import Harness from './Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../renderer/src/lib/api', async (load) => ({
@@ -17,8 +16,7 @@ function setup() {
   localStorage.clear();
   const wizard = new WizardState(localStorage);
   wizard.update({ modelDir: '/models/tiny', modelName: 'tiny', versionId: 3 });
-  const router = new Router();
-  render(WizardHarness, { props: { page: SettingsStep, wizard, router } });
+  render(Harness, { props: { component: SettingsStep, wizard } });
   return { wizard };
 }
 
@@ -109,11 +107,11 @@ describe('Settings step', () => {
   it('creates and starts the run, remembers it, and goes to the Train step', async () => {
     api.answer('runs.plan', () => planInfo(60));
     api.answer('runs.create', (input) => ({
-      run: runSummary({ id: 12, status: 'created' }),
+      run: runSummary(12, { status: 'created' }),
       definition: planInfo(60).definition,
       input,
     }));
-    api.answer('runs.start', ({ runId }) => runSummary({ id: runId }));
+    api.answer('runs.start', ({ runId }) => runSummary(runId, { status: 'running' }));
     const { wizard } = setup();
     await fireEvent.click(screen.getByTestId('preset-reference'));
     await fireEvent.click(screen.getByTestId('advanced-toggle'));

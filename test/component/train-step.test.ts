@@ -1,13 +1,15 @@
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MetricSeriesPoint, RunEventPayload } from '../../main/api/contract';
-import { Router } from '../../renderer/src/lib/router.svelte';
 import { WizardState } from '../../renderer/src/lib/wizard.svelte';
 import TrainStep from '../../renderer/src/pages/wizard/TrainStep.svelte';
 import { FakeApi } from './fake-api';
 import { FakePlot } from './fake-uplot';
-import { checkpoint, runDetails, runSummary } from './run-fixtures';
-import WizardHarness from './WizardHarness.svelte';
+import { checkpoint, definition, newRunDetails, runSummary } from './fixtures';
+
+const TOTAL = definition().plan.totalSteps;
+
+import Harness from './Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../renderer/src/lib/api', async (load) => ({
@@ -24,7 +26,7 @@ function step(n: number): RunEventPayload {
     runId: 7,
     type: 'step',
     step: n,
-    totalSteps: 120,
+    totalSteps: TOTAL,
     loss: 2 - n / 100,
     lr: 2e-4,
     gradNorm: 0.5,
@@ -46,14 +48,17 @@ async function setup() {
   localStorage.clear();
   const wizard = new WizardState(localStorage);
   wizard.update({ modelDir: '/models/tiny', versionId: 3, runId: 7 });
-  render(WizardHarness, { props: { page: TrainStep, wizard, router: new Router() } });
+  render(Harness, { props: { component: TrainStep, wizard } });
   await waitFor(() => expect(screen.getByTestId('run-status').textContent).not.toBe('Loading…'));
 }
 
 beforeEach(() => {
   api = new FakeApi();
   FakePlot.reset();
-  api.answer('runs.get', runDetails({ latest: { step: 50, loss: 1.5, evalLoss: 1.6, stopRate: null } }));
+  api.answer(
+    'runs.get',
+    newRunDetails(7, { latest: { step: 50, loss: 1.5, evalLoss: 1.6, stopRate: null } }),
+  );
   api.answer('runs.metrics', {
     loss: points(50, (s) => 2 - s / 100),
     eval_loss: points(2, (s) => s),
@@ -66,7 +71,7 @@ describe('Train step', () => {
   it('shows the whole curve so far, then appends each step event with speed and time left', async () => {
     await setup();
     await waitFor(() => expect(lossChart().data[0]).toHaveLength(50));
-    expect(screen.getByTestId('run-step').textContent).toBe('50 of 120');
+    expect(screen.getByTestId('run-step').textContent).toBe(`50 of ${TOTAL}`);
 
     api.emit('runs.event', step(51));
     api.emit('runs.event', step(52));
@@ -75,7 +80,7 @@ describe('Train step', () => {
     expect(
       FakePlot.instances.filter((p) => p.options.series.some((s) => s.label === 'Eval loss')),
     ).toHaveLength(1);
-    expect(screen.getByTestId('run-step').textContent).toBe('52 of 120');
+    expect(screen.getByTestId('run-step').textContent).toBe(`52 of ${TOTAL}`);
     expect(screen.getByTestId('run-tokens-per-second').textContent).toContain('1,234 tokens/s');
     expect(screen.getByTestId('run-eta').textContent).toContain('about 12 minutes');
     expect(screen.getByTestId('run-memory').textContent).toContain('3.0 GB');
@@ -93,11 +98,11 @@ describe('Train step', () => {
     localStorage.clear();
     const wizard = new WizardState(localStorage);
     wizard.update({ runId: 7 });
-    render(WizardHarness, { props: { page: TrainStep, wizard, router: new Router() } });
+    render(Harness, { props: { component: TrainStep, wizard } });
     await waitFor(() => expect(answer).toBeTypeOf('function'));
     api.emit('runs.event', step(51));
     answer();
-    await waitFor(() => expect(screen.getByTestId('run-step').textContent).toBe('51 of 120'));
+    await waitFor(() => expect(screen.getByTestId('run-step').textContent).toBe(`51 of ${TOTAL}`));
     await waitFor(() => expect(lossChart().data[0]).toHaveLength(51));
   });
 
@@ -128,9 +133,9 @@ describe('Train step', () => {
   });
 
   it('pauses, resumes and cancels (after asking) with the right commands', async () => {
-    api.answer('runs.pause', runSummary({ status: 'paused' }));
-    api.answer('runs.resume', runSummary({ status: 'running' }));
-    api.answer('runs.cancel', runSummary({ status: 'cancelled' }));
+    api.answer('runs.pause', runSummary(7, { status: 'paused' }));
+    api.answer('runs.resume', runSummary(7, { status: 'running' }));
+    api.answer('runs.cancel', runSummary(7, { status: 'cancelled' }));
     await setup();
     await fireEvent.click(screen.getByTestId('pause-run'));
     await waitFor(() => expect(screen.getByTestId('run-status').textContent).toBe('Paused'));
@@ -167,8 +172,8 @@ describe('Train step', () => {
   it('says how to continue an interrupted run, in terms of this screen', async () => {
     api.answer(
       'runs.get',
-      runDetails({
-        run: runSummary({
+      newRunDetails(7, {
+        run: runSummary(7, {
           status: 'paused',
           error: {
             code: 'interrupted',
@@ -191,9 +196,12 @@ describe('Train step', () => {
     expect(screen.queryByTestId('next-steps')).toBeNull();
     api.answer(
       'runs.get',
-      runDetails({ run: runSummary({ status: 'completed' }), checkpoints: [checkpoint(12, 120, 1.1)] }),
+      newRunDetails(7, {
+        run: runSummary(7, { status: 'completed' }),
+        checkpoints: [checkpoint(12, 120, 1.1)],
+      }),
     );
-    api.emit('runs.event', { runId: 7, type: 'status', run: runSummary({ status: 'completed' }) });
+    api.emit('runs.event', { runId: 7, type: 'status', run: runSummary(7, { status: 'completed' }) });
     await waitFor(() => expect(screen.getByTestId('next-try').textContent).toContain('Next: try your model'));
     expect(screen.getByTestId('run-status').textContent).toBe('Finished');
     expect(screen.queryByTestId('pause-run')).toBeNull();

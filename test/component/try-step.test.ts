@@ -1,12 +1,11 @@
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChatReply, CommandInput } from '../../main/api/contract';
-import { Router } from '../../renderer/src/lib/router.svelte';
 import { WizardState } from '../../renderer/src/lib/wizard.svelte';
 import TryStep from '../../renderer/src/pages/wizard/TryStep.svelte';
 import { FakeApi } from './fake-api';
-import { checkpoint, runDetails } from './run-fixtures';
-import WizardHarness from './WizardHarness.svelte';
+import { checkpoint, newRunDetails } from './fixtures';
+import Harness from './Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../renderer/src/lib/api', async (load) => ({
@@ -36,7 +35,7 @@ async function setup() {
   localStorage.clear();
   const wizard = new WizardState(localStorage);
   wizard.update({ runId: 7 });
-  render(WizardHarness, { props: { page: TryStep, wizard, router: new Router() } });
+  render(Harness, { props: { component: TryStep, wizard } });
   await waitFor(() => expect(api.inputs('runs.get')).toHaveLength(1));
   return wizard;
 }
@@ -49,7 +48,10 @@ async function ask(text: string) {
 beforeEach(() => {
   api = new FakeApi();
   generating = [];
-  api.answer('runs.get', runDetails({ checkpoints: [checkpoint(11, 60, 1.4), checkpoint(12, 120, 1.2)] }));
+  api.answer(
+    'runs.get',
+    newRunDetails(7, { checkpoints: [checkpoint(11, 60, 1.4), checkpoint(12, 120, 1.2)] }),
+  );
   api.answer(
     'chat.generate',
     (input) =>
@@ -145,7 +147,7 @@ describe('Try step', () => {
   });
 
   it('says there is nothing to talk to before the first checkpoint', async () => {
-    api.answer('runs.get', runDetails({ checkpoints: [] }));
+    api.answer('runs.get', newRunDetails(7, { checkpoints: [] }));
     await setup();
     expect(await screen.findByTestId('no-checkpoint')).toBeTruthy();
     expect((screen.getByTestId('chat-send') as HTMLButtonElement).disabled).toBe(true);

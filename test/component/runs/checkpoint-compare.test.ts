@@ -6,8 +6,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import CheckpointCompare from '../../../renderer/src/components/CheckpointCompare';
 import { WizardState } from '../../../renderer/src/lib/wizard.svelte';
 import { FakeApi } from '../fake-api';
-import { checkpoint, comparison } from './fixtures';
-import Harness from './Harness.svelte';
+import { checkpoint, comparison } from '../fixtures';
+import Harness from '../Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../../renderer/src/lib/api', async (load) => ({

@@ -5,8 +5,8 @@ import type { RunDetailsInfo } from '../../../main/api/contract';
 import CompareRuns from '../../../renderer/src/pages/runs/CompareRuns.svelte';
 import { FakeApi } from '../fake-api';
 import { FakePlot } from '../fake-uplot';
-import { definition, metrics, runDetails, runSummary } from './fixtures';
-import Harness from './Harness.svelte';
+import { definition, metrics, runDetails, runSummary } from '../fixtures';
+import Harness from '../Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../../renderer/src/lib/api', async (load) => ({

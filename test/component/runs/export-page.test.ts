@@ -4,8 +4,8 @@ import { cleanup, fireEvent, render, waitFor, within } from '@testing-library/sv
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import ExportPage from '../../../renderer/src/pages/runs/ExportPage.svelte';
 import { FakeApi } from '../fake-api';
-import { exportDetails, exportSummary } from './fixtures';
-import Harness from './Harness.svelte';
+import { exportDetails, exportSummary } from '../fixtures';
+import Harness from '../Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../../renderer/src/lib/api', async (load) => ({

@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import RunPage from '../../../renderer/src/pages/runs/RunPage.svelte';
 import { FakeApi } from '../fake-api';
 import { FakePlot, nextFrame } from '../fake-uplot';
-import { checkpoint, exportSummary, metrics, runDetails, runSummary } from './fixtures';
-import Harness from './Harness.svelte';
+import { checkpoint, exportSummary, metrics, runDetails, runSummary } from '../fixtures';
+import Harness from '../Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../../renderer/src/lib/api', async (load) => ({

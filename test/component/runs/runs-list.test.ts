@@ -3,8 +3,8 @@ import { cleanup, fireEvent, render, waitFor, within } from '@testing-library/sv
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import RunsList from '../../../renderer/src/pages/runs/RunsList.svelte';
 import { FakeApi } from '../fake-api';
-import { exportSummary, runSummary } from './fixtures';
-import Harness from './Harness.svelte';
+import { exportSummary, runSummary } from '../fixtures';
+import Harness from '../Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../../renderer/src/lib/api', async (load) => ({

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CommandInput, DatasetExample } from '../../../main/api/contract';
 import DataEditor from '../../../renderer/src/components/DataEditor';
 import { FakeApi } from '../fake-api';
-import { example, report, version } from './fixtures';
+import { example, report, version } from '../fixtures';
 
 let api: FakeApi;
 vi.mock('../../../renderer/src/lib/api', async (load) => ({

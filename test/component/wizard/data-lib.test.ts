@@ -5,7 +5,7 @@ import { columnsFromMessage, mapText, readMapping } from '../../../renderer/src/
 import { maxLenOf } from '../../../renderer/src/lib/max-len';
 import { cellsOf, messagesOf } from '../../../renderer/src/lib/simple-example';
 import { visibleRange } from '../../../renderer/src/lib/virtual-window';
-import { example } from './fixtures';
+import { example } from '../fixtures';
 
 describe('visibleRange', () => {
   it('covers the rows in view plus the overscan, clamped to the list', () => {

@@ -6,8 +6,8 @@ import type { CommandInput } from '../../../main/api/contract';
 import { WizardState } from '../../../renderer/src/lib/wizard.svelte';
 import DataStep from '../../../renderer/src/pages/wizard/DataStep.svelte';
 import { FakeApi } from '../fake-api';
-import { example, importResult, lengths, preview, report, version } from './fixtures';
-import Harness from './Harness.svelte';
+import { example, importResult, lengths, preview, report, version } from '../fixtures';
+import Harness from '../Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../../renderer/src/lib/api', async (load) => ({

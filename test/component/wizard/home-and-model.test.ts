@@ -5,8 +5,8 @@ import { WizardState } from '../../../renderer/src/lib/wizard.svelte';
 import Home from '../../../renderer/src/pages/Home.svelte';
 import ModelStep from '../../../renderer/src/pages/wizard/ModelStep.svelte';
 import { FakeApi } from '../fake-api';
-import { model, run } from './fixtures';
-import Harness from './Harness.svelte';
+import { model, runSummary } from '../fixtures';
+import Harness from '../Harness.svelte';
 
 let api: FakeApi;
 vi.mock('../../../renderer/src/lib/api', async (load) => ({
@@ -26,8 +26,8 @@ afterEach(cleanup);
 describe('Home', () => {
   it('lists recent runs with their state in words, failures with the reason', async () => {
     api.answer('runs.list', [
-      run(2, { name: 'support bot', status: 'running', finishedAt: null }),
-      run(1, {
+      runSummary(2, { name: 'support bot', status: 'running', finishedAt: null }),
+      runSummary(1, {
         name: 'first try',
         status: 'failed',
         error: { message: 'Out of memory.', hint: 'Use a shorter max length.' },

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import ExamplePreview from '../../../renderer/src/components/ExamplePreview';
 import LengthHistogram, { HistogramChart } from '../../../renderer/src/components/LengthHistogram';
 import { FakeApi } from '../fake-api';
-import { lengths, preview } from './fixtures';
+import { lengths, preview } from '../fixtures';
 
 let api: FakeApi;
 vi.mock('../../../renderer/src/lib/api', async (load) => ({
