@@ -4,7 +4,8 @@
 // Every projection shape in both layouts training needs — forward y[N,O] = x·Wᵀ, backward dx[N,I] = dy·W —
 // with W bf16, W NF4 dequantized in the GEMM's tile load ("nf4_fused"), and W NF4 dequantized into a
 // bf16 scratch first ("nf4_scratch" = dequantize + bf16 GEMM, the alternative strategy), each tile shape
-// forced as well as the automatic choice; then LoRA's six small GEMMs (r 16) and whole lora_matmul calls.
+// forced as well as the automatic choice; then LoRA's six small GEMMs (r 16, as lora_matmul runs them: bf16
+// copies of A, B, u, du; split-K for the skinny ones) and whole lora_matmul calls.
 // Timing: CUDA events around `reps` back-to-back calls after a warm-up, median of `trials`.
 // Usage: tunesmith_gemm_bench [--tokens N] [--reps R] [--trials T] [--quick]
 // M,N,K = GEMM dims; T = tokens, O = out, I = in, R = LoRA rank.
@@ -117,6 +118,12 @@ void run_bench(const Options& o) {
   float* u = device_alloc<float>(int64_t(T) * R);
   float* dA = device_alloc<float>(R * kMaxIO);
   float* dB = device_alloc<float>(kMaxIO * R);
+  // LoRA's GEMMs as lora_matmul runs them: A, B, u, du as bf16 copies, skinny ones split over K.
+  bf16* a16 = device_alloc<bf16>(R * kMaxIO);
+  bf16* b16 = device_alloc<bf16>(kMaxIO * R);
+  bf16* u16 = device_alloc<bf16>(int64_t(T) * R);
+  const int64_t work_floats = 8 * R * std::max<int64_t>(kMaxIO, T);
+  float* work = device_alloc<float>(work_floats);
   fill_bf16<<<1024, 256>>>(x, T * kMaxIO, 1.f, 1);
   fill_bf16<<<1024, 256>>>(w, kMaxIO * kHidden, 0.02f, 2);
   fill_bytes<<<1024, 256>>>(codes, kMaxIO * kHidden / 2, 3);
@@ -124,6 +131,9 @@ void run_bench(const Options& o) {
   fill_f32<<<1024, 256>>>(lora_a, R * kMaxIO, -0.02f, 0.02f, 5);
   fill_f32<<<1024, 256>>>(lora_b, kMaxIO * R, -0.02f, 0.02f, 6);
   fill_f32<<<1024, 256>>>(u, int64_t(T) * R, -1.f, 1.f, 7);
+  fill_bf16<<<1024, 256>>>(a16, R * kMaxIO, 0.02f, 8);
+  fill_bf16<<<1024, 256>>>(b16, kMaxIO * R, 0.02f, 9);
+  fill_bf16<<<1024, 256>>>(u16, int64_t(T) * R, 1.f, 10);
   CUDA_CHECK(cudaGetLastError());
   CUDA_CHECK(cudaDeviceSynchronize());
   Timer timer;
@@ -221,19 +231,21 @@ void run_bench(const Options& o) {
       double flops;
       std::function<void()> call;
     };
+    GemmTuning split;
+    split.workspace = work, split.workspace_floats = work_floats;
     const std::vector<Item> items = {
         {"u = x·Aᵀ", 2.0 * T * R * I,
-         [&] { gemm(ctx, T, R, I, rows(x, DType::kBF16, I, false), view(lora_a, DType::kF32, I, true), out(u, DType::kF32, R, false)); }},
+         [&] { gemm(ctx, T, R, I, rows(x, DType::kBF16, I, false), view(a16, DType::kBF16, I, true), out(u, DType::kF32, R, false), split); }},
         {"y += s·u·Bᵀ", 2.0 * T * O * R,
-         [&] { gemm(ctx, T, O, R, rows(u, DType::kF32, R, false), view(lora_b, DType::kF32, R, true), out(y, DType::kBF16, O, true)); }},
+         [&] { gemm(ctx, T, O, R, rows(u16, DType::kBF16, R, false), view(b16, DType::kBF16, R, true), out(y, DType::kBF16, O, true)); }},
         {"dB += s·dyᵀ·u", 2.0 * O * R * T,
-         [&] { gemm(ctx, O, R, T, rows(x, DType::kBF16, O, true), view(u, DType::kF32, R, false), out(dB, DType::kF32, R, true)); }},
+         [&] { gemm(ctx, O, R, T, rows(x, DType::kBF16, O, true), view(u16, DType::kBF16, R, false), out(dB, DType::kF32, R, true), split); }},
         {"du = s·dy·B", 2.0 * T * R * O,
-         [&] { gemm(ctx, T, R, O, rows(x, DType::kBF16, O, false), view(lora_b, DType::kF32, R, false), out(u, DType::kF32, R, false)); }},
+         [&] { gemm(ctx, T, R, O, rows(x, DType::kBF16, O, false), view(b16, DType::kBF16, R, false), out(u16, DType::kBF16, R, false), split); }},
         {"dA += duᵀ·x", 2.0 * R * I * T,
-         [&] { gemm(ctx, R, I, T, rows(u, DType::kF32, R, true), view(x, DType::kBF16, I, false), out(dA, DType::kF32, I, true)); }},
+         [&] { gemm(ctx, R, I, T, rows(u16, DType::kBF16, R, true), view(x, DType::kBF16, I, false), out(dA, DType::kF32, I, true), split); }},
         {"dx += du·A", 2.0 * T * I * R,
-         [&] { gemm(ctx, T, I, R, rows(u, DType::kF32, R, false), view(lora_a, DType::kF32, I, false), out(y, DType::kBF16, I, true)); }},
+         [&] { gemm(ctx, T, I, R, rows(u16, DType::kBF16, R, false), view(a16, DType::kBF16, I, false), out(y, DType::kBF16, I, true)); }},
         {"lora_matmul_forward (nf4, y bf16)", 2.0 * T * O * I + 2.0 * T * R * (I + O),
          [&] { lora_matmul_forward(ctx, y, u, x, W, nullptr, lora, no_drop, T, scratch); }},
         {"lora_matmul_backward (nf4, dx f32 +=)", 2.0 * T * O * I + 4.0 * T * R * (I + O),

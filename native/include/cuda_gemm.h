@@ -1,7 +1,8 @@
 // The CUDA GEMM: C[M,N] = alpha · A[M,K] · B[K,N] (+ bias[N]) (+ C), bf16 products accumulated in fp32 on
 // tensor cores (mma.sync m16n8k16, sm_80+), with the frozen weight read as bf16 or as NF4 that is
 // dequantized while its tile is loaded — and the NF4 → bf16 dequantize kernel for the other strategy
-// (dequantize a layer's weight into scratch, then a bf16 GEMM), so the two can be measured.
+// (dequantize a layer's weight into scratch, then a bf16 GEMM), so the two can be measured — and
+// lora_matmul, the twin of ops.h's, built on them (lora_matmul.cu).
 // The decision to know: operands are views, as in ops.h's GemmB, so a frozen weight W[O,I] is never
 // copied or transposed: forward reads B[k][j] = W[j][k] ("transposed"), backward B[k][j] = W[k][j]
 // ("row-major"). fp32 operands (LoRA factors, saved u) are rounded to bf16 as their tile is loaded.
@@ -70,6 +71,13 @@ enum class GemmTile { kAuto, k128x128, k64x64 };
 struct GemmTuning {
   GemmPath path = GemmPath::kAuto;
   GemmTile tile = GemmTile::kAuto;
+  // Split-K, for skinny GEMMs (few output tiles, long K: LoRA's x·Aᵀ, dy·B, dyᵀ·u, duᵀ·x): split_k blocks
+  // share a tile's k-tiles, write fp32 partial sums to `workspace` (split_k·M·N floats), and a second kernel
+  // adds them in a fixed order, so results stay reproducible. 0 = decide by shape when a workspace is
+  // given, 1 = never.
+  int split_k = 0;
+  float* workspace = nullptr;
+  int64_t workspace_floats = 0;
 };
 
 void gemm(const CudaContext& ctx, int M, int N, int K, const GemmA& A, const GemmB& B, const GemmOut& C,

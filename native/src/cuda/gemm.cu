@@ -59,6 +59,22 @@ __global__ void gemm_simple_kernel(const SimpleParams s) {
   }
 }
 
+// Split-K: C's pair (row, col) = the epilogue of Σ over splits, in split order, of partial[s][row][col].
+__global__ void gemm_split_reduce_kernel(const mma::Params p) {
+  const int pairs = (p.N + 1) / 2;
+  const int64_t total = static_cast<int64_t>(p.M) * pairs;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int row = static_cast<int>(i / pairs), col = 2 * static_cast<int>(i % pairs);
+    float v0 = 0.f, v1 = 0.f;
+    for (int s = 0; s < p.splits; ++s) {
+      const float* part = p.partial + (static_cast<int64_t>(s) * p.M + row) * p.N + col;
+      v0 += part[0];
+      if (col + 1 < p.N) v1 += part[1];
+    }
+    mma::store_pair(p, row, col, v0, v1);
+  }
+}
+
 // ---- NF4 -> bf16 --------------------------------------------------------------------------------------
 
 // 16 elements per thread (8 code bytes, one absmax: 16 divides 64). Needs n % 16 == 0, codes 8-byte and out
@@ -270,9 +286,35 @@ void gemm(const CudaContext& ctx, int M, int N, int K, const GemmA& A, const Gem
   if (tiles_m * tiles_n > INT32_MAX) TS_FAIL("gemm: the output is too large for one launch");
   p.tiles_m = static_cast<int>(tiles_m);
   p.tiles_n = static_cast<int>(tiles_n);
+
+  // Split-K when the output has too few tiles to fill the GPU and K is long (LoRA's skinny GEMMs).
+  static_assert(mma::TileLarge::BK == mma::TileSmall::BK, "split-K counts k-tiles of one size");
+  const int64_t k_tiles = gemm_math::ceil_div(K, mma::TileSmall::BK);
+  const int64_t output = int64_t(M) * N;
+  int64_t splits = 1;
+  if (tuning.split_k > 1) {
+    splits = std::min<int64_t>(tuning.split_k, std::max<int64_t>(k_tiles, 1));
+    if (tuning.workspace == nullptr || tuning.workspace_floats < splits * output)
+      TS_FAIL("gemm: split-K " + std::to_string(splits) + " needs a workspace of " + std::to_string(splits * output) +
+              " floats");
+  } else if (tuning.split_k == 0 && tuning.workspace != nullptr && tiles_m * tiles_n < f.sm_count && k_tiles >= 8) {
+    splits = std::min<int64_t>({gemm_math::ceil_div(2 * f.sm_count, tiles_m * tiles_n), k_tiles / 4,
+                                tuning.workspace_floats / output, 64});
+  }
+  if (splits >= 2) {
+    const int64_t per_split = gemm_math::ceil_div(k_tiles, splits);
+    p.splits = static_cast<int>(gemm_math::ceil_div(k_tiles, per_split));  // every split gets a k-tile
+    p.k_tiles_per_split = static_cast<int>(per_split);
+    p.partial = tuning.workspace;
+  }
   const cudaError_t status = mma_run(large, a, b, p, ctx.stream);
   if (status != cudaSuccess) throw_cuda_error(status, "gemm (tensor-core kernel)", __func__, __FILE__, __LINE__);
   CUDA_CHECK_LAUNCH(ctx, "gemm");
+  if (p.partial != nullptr) {
+    const int64_t blocks = std::min<int64_t>(gemm_math::ceil_div(int64_t(M) * ((N + 1) / 2), 256), 65536);
+    launch(gemm_split_reduce_kernel, dim3(static_cast<unsigned>(blocks)), dim3(256), 0, ctx.stream, p);
+    CUDA_CHECK_LAUNCH(ctx, "gemm (split-K sum)");
+  }
 }
 
 void nf4_dequantize_bf16(const CudaContext& ctx, bf16* out, const uint8_t* codes, const float* absmax, int64_t n) {

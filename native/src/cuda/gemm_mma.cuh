@@ -62,6 +62,10 @@ struct Params {
   uint64_t keep_seed;
   int64_t keep_ld;
   int tiles_m, tiles_n;
+  // Split-K (skinny GEMMs): block (x, y) sums k-tiles [y·k_tiles_per_split, +k_tiles_per_split) and stores its
+  // raw sums to partial[y][M][N]; gemm.cu's reduce kernel adds the splits in order and applies the epilogue.
+  int splits = 1, k_tiles_per_split = 0;  // 0: one block does every k-tile, and the epilogue
+  float* partial = nullptr;
 };
 
 // Shared-memory layout of one instantiation, in bytes. Rows are padded by 8 bf16 (16 bytes): ldmatrix
@@ -439,17 +443,20 @@ __global__ void __launch_bounds__(T::kThreads, T::MIN_BLOCKS) gemm_mma_kernel(co
   }
   const gemm_math::TileCoord tile = gemm_math::grouped_tile(blockIdx.x, p.tiles_m, p.tiles_n, kGroupM);
   const int m0 = tile.m * T::BM, n0 = tile.n * T::BN;
-  const int KT = static_cast<int>(gemm_math::ceil_div(p.K, T::BK));
+  // This block's k-tiles: kt0 .. kt0 + KT - 1 (all of them unless split-K). Below, kt counts from 0 locally.
+  const int all_k_tiles = static_cast<int>(gemm_math::ceil_div(p.K, T::BK));
+  const int kt0 = p.k_tiles_per_split > 0 ? static_cast<int>(blockIdx.y) * p.k_tiles_per_split : 0;
+  const int KT = p.k_tiles_per_split > 0 ? min(all_k_tiles - kt0, p.k_tiles_per_split) : all_k_tiles;
 
   auto load_stage = [&](int kt, int slot) {
     load_operand<T, OpA, T::BM>(sA + slot * L::A_ELEMS, nullptr, nullptr, p.a, nullptr, nullptr, p.lda, p.M, p.K, m0,
-                                kt, tid);
+                                kt0 + kt, tid);
     if constexpr (L::kNf4) {
       load_operand<T, OpB, T::BN>(nullptr, sRaw + slot * L::RAW_BYTES, sAbs + slot * L::RAW_ABS, nullptr, p.codes,
-                                  p.absmax, p.ldb, p.N, p.K, n0, kt, tid);
+                                  p.absmax, p.ldb, p.N, p.K, n0, kt0 + kt, tid);
     } else {
       load_operand<T, OpB, T::BN>(sB + slot * L::B_ELEMS, nullptr, nullptr, p.b, nullptr, nullptr, p.ldb, p.N, p.K,
-                                  n0, kt, tid);
+                                  n0, kt0 + kt, tid);
     }
   };
   auto dequantize_stage = [&](int kt) {
@@ -503,7 +510,14 @@ __global__ void __launch_bounds__(T::kThreads, T::MIN_BLOCKS) gemm_mma_kernel(co
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const int row = m0 + wm0 + mt * 16 + g + half * 8;
-        if (row < p.M) store_pair(p, row, col, acc[mt][nt][2 * half], acc[mt][nt][2 * half + 1]);
+        if (row >= p.M) continue;
+        if (p.partial) {
+          float* out = p.partial + (static_cast<int64_t>(blockIdx.y) * p.M + row) * p.N + col;
+          out[0] = acc[mt][nt][2 * half];
+          if (col + 1 < p.N) out[1] = acc[mt][nt][2 * half + 1];
+        } else {
+          store_pair(p, row, col, acc[mt][nt][2 * half], acc[mt][nt][2 * half + 1]);
+        }
       }
     }
   }
@@ -530,7 +544,8 @@ cudaError_t run(const Params& p, cudaStream_t stream) {
   }
 #endif
   const int64_t blocks = static_cast<int64_t>(p.tiles_m) * p.tiles_n;
-  cuda::launch(kernel, dim3(static_cast<unsigned>(blocks)), dim3(T::kThreads), L::BYTES, stream, p);
+  cuda::launch(kernel, dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(p.splits)), dim3(T::kThreads),
+               L::BYTES, stream, p);
   return cudaGetLastError();
 }
 
@@ -551,7 +566,9 @@ using BF32K = Operand<Src::kF32, true>;
 using BF32N = Operand<Src::kF32, false>;
 
 // Every instantiation, and the file that compiles it (split so a many-core build compiles them in
-// parallel). The projections: x·Wᵀ and dy·W with W bf16 or NF4, both tiles. LoRA's GEMMs, small tile:
+// parallel). The projections: x·Wᵀ and dy·W with W bf16 or NF4, both tiles. LoRA's GEMMs (lora_matmul.cu
+// rounds A, B, u, du to bf16 first, so all but dyᵀ·u and duᵀ·x are bf16K·bf16K or bf16K·bf16N): the
+// transposed-A pair bf16M·bf16N, and the fp32 forms for a rank whose bf16 rows are not 16-byte multiples:
 // u = x·Aᵀ (bf16K·f32K), y += s·u·Bᵀ (f32K·f32K), dB += s·dyᵀ·u (bf16M·f32N), du = s·dy·B (bf16K·f32N),
 // dA += duᵀ·x (f32M·bf16N), dx += du·A (f32K·f32N). Other combinations take gemm.cu's simple kernel.
 #define TS_GEMM_MMA_BF16_INSTANCES(X) \
@@ -565,6 +582,7 @@ using BF32N = Operand<Src::kF32, false>;
   X(TileLarge, ABf16K, BNf4N)        \
   X(TileSmall, ABf16K, BNf4N)
 #define TS_GEMM_MMA_LORA_INSTANCES(X) \
+  X(TileSmall, ABf16M, BBf16N)        \
   X(TileSmall, ABf16K, BF32K)         \
   X(TileSmall, AF32K, BF32K)          \
   X(TileSmall, ABf16M, BF32N)         \

@@ -3,7 +3,8 @@
 // the simple kernel), and compares with a double-precision product of the same bf16-rounded values
 // (NF4 through the CPU's dequantize_nf4), then the same epilogue. C starts as NaN where it is
 // overwritten, so an output the kernel never wrote fails the finiteness check; the leading-dimension
-// padding of C holds a sentinel that must survive. Thresholds (NMSE): fp32 outputs 1e-8 (fp32 sums of
+// padding of C holds a sentinel that must survive. Split-K runs too (forced to 3 splits, and automatic with
+// a workspace), its partial sums added in a second kernel. Thresholds (NMSE): fp32 outputs 1e-8 (fp32 sums of
 // exact bf16 products in another order: ≈1e-11 measured by arithmetic for K=4096), bf16 outputs 1e-5
 // (their final rounding alone is ≈1.3e-6). Bit-identical where the arithmetic is the same by design:
 // fused NF4 vs dequantize-then-bf16 GEMM, and the dequantize kernel vs the CPU.
@@ -195,12 +196,15 @@ std::vector<float> unpadded(const GemmCase& cs, const std::vector<float>& c, con
 struct PathChoice {
   const char* name;
   GemmTuning tuning;
+  bool workspace;  // give it a split-K workspace of 8·M·N floats
 };
 const PathChoice kPaths[] = {
-    {"auto", {GemmPath::kAuto, GemmTile::kAuto}},
-    {"tensor core 64x64", {GemmPath::kTensorCore, GemmTile::k64x64}},
-    {"tensor core 128x128", {GemmPath::kTensorCore, GemmTile::k128x128}},
-    {"simple", {GemmPath::kSimple, GemmTile::kAuto}},
+    {"auto", {GemmPath::kAuto, GemmTile::kAuto}, false},
+    {"tensor core 64x64", {GemmPath::kTensorCore, GemmTile::k64x64}, false},
+    {"tensor core 128x128", {GemmPath::kTensorCore, GemmTile::k128x128}, false},
+    {"simple", {GemmPath::kSimple, GemmTile::kAuto}, false},
+    {"auto with a split-K workspace", {GemmPath::kAuto, GemmTile::kAuto, 0}, true},
+    {"tensor core 64x64 split-K 3", {GemmPath::kTensorCore, GemmTile::k64x64, 3}, true},
 };
 
 // Runs the case through every path that accepts it; returns how many ran on tensor cores.
@@ -214,8 +218,13 @@ int check_case(const GemmCase& cs, uint32_t seed, bool expect_tensor_core) {
   if (!expect_tensor_core && refusal.empty())
     throw std::runtime_error(cs.tag() + ": expected the simple path, but the tensor-core path accepts it");
   const double threshold = cs.c == DType::kF32 ? 1e-8 : 1e-5;
+  DeviceBuffer<float> workspace(size_t(8) * cs.M * cs.N);
   int tensor_core_runs = 0;
-  for (const PathChoice& path : kPaths) {
+  for (PathChoice path : kPaths) {
+    if (path.workspace) {
+      path.tuning.workspace = workspace.get();
+      path.tuning.workspace_floats = int64_t(workspace.size());
+    }
     if (path.tuning.path == GemmPath::kTensorCore && !refusal.empty()) {
       d.reset_c(cs, o);
       CHECK_THROWS_WITH(cuda::gemm(ctx, cs.M, cs.N, cs.K, d.A(cs), d.B(cs), d.C(cs), path.tuning),
@@ -276,10 +285,10 @@ TEST(gpu_gemm_deep_k_matches_cpu) {
   for (DType w : {DType::kBF16, DType::kNF4}) {
     GemmCase fwd{M, N, 4096};
     fwd.b = w, fwd.c = DType::kF32;
-    CHECK_EQ(check_case(fwd, 400, true), 2);
+    CHECK_EQ(check_case(fwd, 400, true), 3);  // both tiles and split-K
     GemmCase bwd{M / 2 + 2, N * 4, 1056};  // K = 33 k-tiles: not a multiple of the 4 stages
     bwd.b = w, bwd.b_trans = false, bwd.c = DType::kBF16;
-    CHECK_EQ(check_case(bwd, 401, true), 2);
+    CHECK_EQ(check_case(bwd, 401, true), 3);
   }
 }
 
@@ -308,6 +317,20 @@ TEST(gpu_gemm_lora_shapes_match_cpu) {
     dx.keep_p = 0.25f, dx.alpha = 1.f / 0.75f;
     check_case(dx, 550 + R, true);
   }
+}
+
+// Skinny GEMMs with a long K (LoRA's x·Aᵀ and dy·B at 7B sizes): few output tiles, so with a workspace the
+// automatic choice splits K; every epilogue option on top.
+TEST(gpu_gemm_split_k_matches_cpu) {
+  GemmCase u{kEmulated ? 130 : 2048, 16, kEmulated ? 1024 : 4096};  // u = x·Aᵀ
+  u.b = DType::kBF16, u.c = DType::kF32;
+  check_case(u, 700, true);
+  GemmCase du{kEmulated ? 70 : 1000, 24, kEmulated ? 1056 : 14336};  // du = s·dy·B, bf16 out, N not a tile
+  du.b_trans = false, du.c = DType::kBF16, du.alpha = 2.f;
+  check_case(du, 701, true);
+  GemmCase masked{65, 40, 800};  // everything on: += with bias, alpha and the keep mask
+  masked.accumulate = true, masked.bias = true, masked.alpha = 1.f / 0.75f, masked.keep_p = 0.25f, masked.pad_c = 2;
+  check_case(masked, 702, true);
 }
 
 // ---- odd shapes: handled by the simple kernel, or by the tensor cores with zero-filled edges ------------
