@@ -61,7 +61,10 @@ export interface LoraSpec {
 export interface LoadModelOptions {
   /** A Hugging Face folder: config.json + model.safetensors (or shards with the index). */
   modelDir: string;
-  /** Only 'cpu' is built so far. */
+  /**
+   * Left out: 'cuda' when probe() finds a usable GPU, else 'cpu'. 'cuda' on a machine or build without a
+   * usable GPU rejects with the probe's reason. On 'cuda' the GPU trains; generation runs on the CPU.
+   */
   backend?: Backend;
   /** 'nf4' quantizes the seven projections (bitsandbytes NF4, blocks of 64); the rest stays f32. */
   quant: 'nf4' | 'none';
@@ -132,13 +135,17 @@ export interface GenerateOptions {
 }
 
 export interface SessionMemory {
+  /** GPU memory the session holds now (0 on the CPU backend). */
   deviceBytes: number;
   hostBytes: number;
+  /** The most held at once by the backend that trains: GPU bytes on 'cuda', host bytes on 'cpu'. */
   peakBytes: number;
 }
 
 export interface SessionInfo {
   arch: 'llama' | 'mistral' | 'qwen2';
+  /** Where step/evalLoss/optimizerStep run. */
+  backend: Backend;
   vocabSize: number;
   hiddenSize: number;
   layers: number;

@@ -132,6 +132,9 @@ class Model {
   std::vector<float> frozen_weight(int layer, Proj proj) const;
 
   struct Impl;  // src/model/model_internal.h; public only so the model's .cpp files can share it
+  // The CUDA backend (src/cuda/transformer.cu) mirrors the trainable state and hands it back here
+  // before this model saves it or generates, and takes it after this model loads it.
+  Impl& internals() { return *impl_; }
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -7,6 +7,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadNative } from '../../main/core/engine/native.js';
+import type { Batch, LoadModelOptions } from '../../native/index.js';
+import { writeEngineModel } from '../helpers/engine-model.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'test-gpu.mjs');
@@ -80,4 +83,62 @@ describe('npm run test:gpu', () => {
     },
     900_000,
   );
+});
+
+describe('loadModel chooses the backend', () => {
+  const batch: Batch = {
+    tokens: Int32Array.from([1, 5, 9, 13, 17, 21, 2, 1, 30, 31, 32, 2]),
+    trained: Uint8Array.from([0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1]),
+    seqLens: Int32Array.from([7, 5]),
+  };
+
+  it('trains on CUDA when probe() finds a usable GPU, else on the CPU; forcing CUDA without one says why', async () => {
+    const native = loadNative();
+    const probe = native.probe();
+    const gpuUsable = probe.backends.includes('cuda');
+    const root = mkdtempSync(path.join(tmpdir(), 'tunesmith-backend-'));
+    try {
+      const modelDir = await writeEngineModel(path.join(root, 'model'), {
+        arch: 'mistral',
+        vocab: 64,
+        hidden: 64,
+        layers: 2,
+        heads: 4,
+        kvHeads: 2,
+        ffn: 128,
+      });
+      const options: LoadModelOptions = {
+        modelDir,
+        quant: 'nf4',
+        lora: { r: 4, alpha: 8 },
+        maxSeqLen: 32,
+        seed: 5,
+      };
+      const chosen = await native.loadModel(options);
+      const cpu = await native.loadModel({ ...options, backend: 'cpu' });
+      try {
+        expect(chosen.info().backend).toBe(gpuUsable ? 'cuda' : 'cpu');
+        expect(cpu.info().backend).toBe('cpu');
+        const [a, b] = [await chosen.step(batch), await cpu.step(batch)];
+        expect(a.trainedTokens).toBe(b.trainedTokens);
+        expect(Math.abs(a.loss - b.loss)).toBeLessThanOrEqual(0.01 * b.loss);
+        const [sa, sb] = [await chosen.optimizerStep({ lr: 1e-3 }), await cpu.optimizerStep({ lr: 1e-3 })];
+        expect(sa.step).toBe(1);
+        expect(Math.abs(sa.gradNorm - sb.gradNorm)).toBeLessThanOrEqual(0.05 * sb.gradNorm);
+        if (gpuUsable) {
+          expect(chosen.memory().deviceBytes).toBeGreaterThan(0);
+        } else {
+          expect(chosen.memory().deviceBytes).toBe(0);
+          await expect(native.loadModel({ ...options, backend: 'cuda' })).rejects.toThrow(
+            /backend 'cuda' cannot run here: .+ — use backend: 'cpu'/,
+          );
+        }
+      } finally {
+        chosen.dispose();
+        cpu.dispose();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

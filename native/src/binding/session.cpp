@@ -4,6 +4,9 @@
 // arrays at once); every C++ exception becomes a rejected promise whose message says what to do.
 // The decision to know: a session runs one call at a time. A call made while another is running is
 // rejected ("busy") rather than queued, so a caller who forgot an await hears about it.
+// Backends: 'cpu', 'cuda', or (no backend given) CUDA when probe() finds a usable GPU, else the CPU. On
+// CUDA a CudaModel trains (step, evalLoss, optimizerStep) while the host Model keeps the files and
+// generation; the trainable state moves to the host before a host call reads it and back after a load.
 #include <napi.h>
 
 #include <atomic>
@@ -16,7 +19,11 @@
 #include <vector>
 
 #include "model.h"
+#include "probe.h"
 #include "session.h"
+#ifdef TUNESMITH_WITH_CUDA
+#include "cuda/cuda_model.h"
+#endif
 
 namespace tunesmith {
 namespace {
@@ -151,6 +158,28 @@ Napi::Value rejected(Napi::Env env, const std::string& message) {
   return d.Promise();
 }
 
+// ---- the GPU half of a session ---------------------------------------------------------------------
+
+#ifdef TUNESMITH_WITH_CUDA
+using GpuTrainer = cuda::CudaModel;
+#else
+// A build without CUDA never makes one (loadModel refuses 'cuda' first); this only keeps the calls compiling.
+struct GpuTrainer {
+  LossResult step(const Batch&, const StepOptions&) { return {}; }
+  LossResult eval_loss(const Batch&) { return {}; }
+  OptimizerResult optimizer_step(const AdamWParams&, float) { return {}; }
+  int64_t optimizer_steps() const { return 0; }
+  void copy_params_to_host() {}
+  void copy_params_from_host() {}
+  void copy_state_to_host() {}
+  void copy_state_from_host() {}
+  MemoryInfo memory() const { return {}; }
+};
+#endif
+
+// What a host-side call needs from the GPU first (before) or gives back to it (after).
+enum class Sync { kNone, kParams, kState };
+
 // ---- Session --------------------------------------------------------------------------------------
 
 class Session : public Napi::ObjectWrap<Session> {
@@ -170,7 +199,10 @@ class Session : public Napi::ObjectWrap<Session> {
   }
 
   explicit Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info) {}
-  void attach(std::shared_ptr<Model> model) { model_ = std::move(model); }
+  void attach(std::shared_ptr<Model> model, std::shared_ptr<GpuTrainer> gpu) {
+    model_ = std::move(model);
+    gpu_ = std::move(gpu);
+  }
 
  private:
   // Starts `work` if the session is free; `call` names the method in errors.
@@ -206,8 +238,10 @@ class Session : public Napi::ObjectWrap<Session> {
       if (so.neftune_alpha < 0) usage("step(): options.neftuneAlpha must be 0 or more");
       so.lora_dropout = bool_field(o, "loraDropout", "step(): options", true);
       auto model = model_;
+      auto gpu = gpu_;
       auto result = std::make_shared<LossResult>();
-      return start(info.Env(), "step()", [=] { *result = model->step(batch->view(), so); },
+      return start(info.Env(), "step()",
+                   [=] { *result = gpu ? gpu->step(batch->view(), so) : model->step(batch->view(), so); },
                    [=](Napi::Env env) { return loss_to_js(env, *result); });
     });
   }
@@ -216,8 +250,10 @@ class Session : public Napi::ObjectWrap<Session> {
     return guard(info, "evalLoss()", [&] {
       auto batch = std::make_shared<OwnedBatch>(batch_arg(info[0], "evalLoss()"));
       auto model = model_;
+      auto gpu = gpu_;
       auto result = std::make_shared<LossResult>();
-      return start(info.Env(), "evalLoss()", [=] { *result = model->eval_loss(batch->view()); },
+      return start(info.Env(), "evalLoss()",
+                   [=] { *result = gpu ? gpu->eval_loss(batch->view()) : model->eval_loss(batch->view()); },
                    [=](Napi::Env env) { return loss_to_js(env, *result); });
     });
   }
@@ -232,8 +268,10 @@ class Session : public Napi::ObjectWrap<Session> {
       batch->trained.assign(batch->tokens.size(), 0);
       batch->seq_lens = {int32_t(batch->tokens.size())};
       auto model = model_;
+      auto gpu = gpu_;
       auto result = std::make_shared<std::vector<float>>();
       return start(info.Env(), "logits()", [=] {
+            if (gpu) gpu->copy_params_to_host();
             std::vector<float> all = model->logits(batch->view());
             const size_t V = size_t(model->config().vocab);
             result->assign(all.end() - std::ptrdiff_t(V), all.end());
@@ -267,14 +305,16 @@ class Session : public Napi::ObjectWrap<Session> {
       if (hp.lr < 0 || hp.weight_decay < 0 || hp.eps <= 0) usage(where + ": lr and weightDecay must be >= 0, eps > 0");
       if (!(hp.beta1 >= 0 && hp.beta1 < 1 && hp.beta2 >= 0 && hp.beta2 < 1)) usage(where + ": beta1 and beta2 must be in [0, 1)");
       auto model = model_;
+      auto gpu = gpu_;
       auto result = std::make_shared<OptimizerResult>();
-      return start(info.Env(), "optimizerStep()", [=] { *result = model->optimizer_step(hp, max_norm); },
+      return start(info.Env(), "optimizerStep()",
+                   [=] { *result = gpu ? gpu->optimizer_step(hp, max_norm) : model->optimizer_step(hp, max_norm); },
                    [=](Napi::Env env) -> Napi::Value {
                      Napi::Object out = Napi::Object::New(env);
                      out.Set("gradNorm", result->grad_norm);
                      out.Set("loss", result->loss);
                      out.Set("trainedTokens", double(result->trained_tokens));
-                     out.Set("step", double(model->optimizer_steps()));
+                     out.Set("step", double(gpu ? gpu->optimizer_steps() : model->optimizer_steps()));
                      return out;
                    });
     });
@@ -282,12 +322,23 @@ class Session : public Napi::ObjectWrap<Session> {
 
   Napi::Value generate(const Napi::CallbackInfo& info);
 
+  // A call the host Model makes with a path; on CUDA, `before` moves state to the host first and
+  // `after` moves what the call loaded back to the GPU.
   Napi::Value path_call(const Napi::CallbackInfo& info, const std::string& call,
-                        std::function<void(Model&, const std::string&)> fn) {
+                        std::function<void(Model&, const std::string&)> fn, Sync before = Sync::kNone,
+                        Sync after = Sync::kNone) {
     return guard(info, call, [&] {
       const std::string path = string_arg(info[0], call + ": the path");
       auto model = model_;
-      return start(info.Env(), call, [=] { fn(*model, path); },
+      auto gpu = gpu_;
+      return start(info.Env(), call,
+                   [=] {
+                     if (gpu && before == Sync::kParams) gpu->copy_params_to_host();
+                     if (gpu && before == Sync::kState) gpu->copy_state_to_host();
+                     fn(*model, path);
+                     if (gpu && after == Sync::kParams) gpu->copy_params_from_host();
+                     if (gpu && after == Sync::kState) gpu->copy_state_from_host();
+                   },
                    [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
     });
   }
@@ -298,25 +349,31 @@ class Session : public Napi::ObjectWrap<Session> {
       const Napi::Value b = info[1].As<Napi::Object>().Get("baseModelName");
       if (b.IsString()) base = b.As<Napi::String>().Utf8Value();
     }
-    return path_call(info, "saveAdapter()", [base](Model& m, const std::string& dir) { m.save_adapter(dir, base); });
+    return path_call(
+        info, "saveAdapter()", [base](Model& m, const std::string& dir) { m.save_adapter(dir, base); }, Sync::kParams);
   }
   Napi::Value load_adapter(const Napi::CallbackInfo& info) {
-    return path_call(info, "loadAdapter()", [](Model& m, const std::string& dir) { m.load_adapter(dir); });
+    return path_call(
+        info, "loadAdapter()", [](Model& m, const std::string& dir) { m.load_adapter(dir); }, Sync::kNone,
+        Sync::kParams);
   }
   Napi::Value save_state(const Napi::CallbackInfo& info) {
-    return path_call(info, "saveState()", [](Model& m, const std::string& p) { m.save_state(p); });
+    return path_call(
+        info, "saveState()", [](Model& m, const std::string& p) { m.save_state(p); }, Sync::kState);
   }
   Napi::Value load_state(const Napi::CallbackInfo& info) {
-    return path_call(info, "loadState()", [](Model& m, const std::string& p) { m.load_state(p); });
+    return path_call(
+        info, "loadState()", [](Model& m, const std::string& p) { m.load_state(p); }, Sync::kNone, Sync::kState);
   }
 
   Napi::Value memory(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
     const MemoryInfo mi = model_ ? model_->memory() : MemoryInfo{};
-    out.Set("deviceBytes", 0.0);
+    const MemoryInfo gpu = gpu_ ? gpu_->memory() : MemoryInfo{};  // device bytes, in the same fields
+    out.Set("deviceBytes", double(gpu.host_bytes));
     out.Set("hostBytes", double(mi.host_bytes));
-    out.Set("peakBytes", double(mi.peak_bytes));
+    out.Set("peakBytes", double(gpu_ ? gpu.peak_bytes : mi.peak_bytes));
     return out;
   }
 
@@ -326,11 +383,12 @@ class Session : public Napi::ObjectWrap<Session> {
     const ModelConfig& c = model_->config();
     Napi::Object out = Napi::Object::New(env);
     out.Set("arch", arch_name(c.arch));
+    out.Set("backend", gpu_ ? "cuda" : "cpu");
     out.Set("vocabSize", c.vocab);
     out.Set("hiddenSize", c.hidden);
     out.Set("layers", c.layers);
     out.Set("loraParameters", double(model_->lora_param_count()));
-    out.Set("optimizerSteps", double(model_->optimizer_steps()));
+    out.Set("optimizerSteps", double(gpu_ ? gpu_->optimizer_steps() : model_->optimizer_steps()));
     out.Set("threads", model_->options().threads);
     return out;
   }
@@ -338,11 +396,13 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::Value dispose(const Napi::CallbackInfo& info) {
     if (busy_->load())
       throw Napi::Error::New(info.Env(), "dispose(): a call is still running on this session; await it first");
+    gpu_.reset();  // first: it refers to the host Model
     model_.reset();
     return info.Env().Undefined();
   }
 
   std::shared_ptr<Model> model_;
+  std::shared_ptr<GpuTrainer> gpu_;  // on backend 'cuda': trains; null on 'cpu'
   std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
 };
 
@@ -397,10 +457,12 @@ Napi::Value Session::generate(const Napi::CallbackInfo& info) {
     auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
                                               "tunesmith.generate", 0, 1);
     auto model = model_;
+    auto gpu = gpu_;
     auto busy = busy_;
     std::vector<int> prompt(prompt32.begin(), prompt32.end());
     auto run = [=]() mutable {
       try {
+        if (gpu) gpu->copy_params_to_host();  // generation runs on the host Model
         model->generate(prompt, go, [&](int token) {
           if (shared->stop.load()) return false;
           tsfn.BlockingCall([shared, token](Napi::Env, Napi::Function) {
@@ -449,10 +511,15 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
     ModelOptions opt;
     opt.model_dir = string_arg(o.Get("modelDir"), where + ".modelDir");
     const Napi::Value backend = o.Get("backend");
-    if (!backend.IsUndefined() && !(backend.IsString() && backend.As<Napi::String>().Utf8Value() == "cpu")) {
-      if (backend.IsString() && backend.As<Napi::String>().Utf8Value() == "cuda")
-        usage("loadModel(): the CUDA backend is not built into this engine yet; use backend: 'cpu'");
-      usage(where + ".backend must be 'cpu' or 'cuda'");
+    const std::string wanted = backend.IsString() ? backend.As<Napi::String>().Utf8Value() : "";
+    if (!backend.IsUndefined() && wanted != "cpu" && wanted != "cuda")
+      usage(where + ".backend must be 'cpu' or 'cuda' (or left out: CUDA when a usable GPU is found)");
+    bool use_gpu = false;
+    if (wanted != "cpu") {
+      const ProbeResult found = probe();
+      use_gpu = found.cudaUsable;
+      if (!use_gpu && wanted == "cuda")
+        usage("loadModel(): backend 'cuda' cannot run here: " + found.error + " — use backend: 'cpu'");
     }
     const Napi::Value quant = o.Get("quant");
     const std::string q = quant.IsString() ? quant.As<Napi::String>().Utf8Value() : "";
@@ -487,11 +554,18 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
     if (opt.threads == 0) opt.threads = ThreadPool::default_threads();
 
     auto model = std::make_shared<std::shared_ptr<Model>>();
+    auto gpu = std::make_shared<std::shared_ptr<GpuTrainer>>();
     auto* job = new Job(
-        env, [=] { *model = std::make_shared<Model>(opt); },
+        env,
+        [=] {
+          *model = std::make_shared<Model>(opt);
+#ifdef TUNESMITH_WITH_CUDA
+          if (use_gpu) *gpu = std::make_shared<GpuTrainer>(**model);
+#endif
+        },
         [=](Napi::Env) -> Napi::Value {
           Napi::Object session = Session::constructor.New({});
-          Session::Unwrap(session)->attach(*model);
+          Session::Unwrap(session)->attach(*model, *gpu);
           return session;
         },
         [] {});

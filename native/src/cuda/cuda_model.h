@@ -38,9 +38,15 @@ class CudaModel {
   // The LoRA parameters [P] and the Σ-loss gradients accumulated since the last update [P], downloaded.
   std::vector<float> lora_params() const;
   std::vector<float> lora_grads() const;
-  // Parameters into the host Model (before save_adapter there), or from it (after load_adapter there).
+  // The LoRA parameters into the host Model (before it saves the adapter, generates or computes logits),
+  // or from it (after it loaded an adapter).
   void copy_params_to_host();
   void copy_params_from_host();
+  // The whole trainable state — parameters, pending gradients, AdamW moments, step, RNG counter, pending
+  // tokens and loss — into the host Model (before save_state there) or from it (after load_state there,
+  // which may also change the LoRA scale).
+  void copy_state_to_host();
+  void copy_state_from_host();
 
   // Device bytes: held by this model's arenas now, and the process's peak.
   MemoryInfo memory() const;

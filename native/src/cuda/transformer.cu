@@ -598,6 +598,35 @@ void CudaModel::copy_params_from_host() {
   CUDA_CHECK(cudaMemcpy(impl_->params, impl_->host.lora_params(), size_t(impl_->n_params) * 4, cudaMemcpyHostToDevice));
 }
 
+void CudaModel::copy_state_to_host() {
+  Impl& m = *impl_;
+  Model::Impl& h = m.host.internals();
+  const size_t bytes = size_t(m.n_params) * 4;
+  CUDA_CHECK(cudaMemcpy(h.params, m.params, bytes, cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(h.grads, m.grads, bytes, cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(h.m, m.m, bytes, cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(h.v, m.v, bytes, cudaMemcpyDeviceToHost));
+  h.step_count = m.step_count;
+  h.rng_counter = m.rng_counter;
+  h.pending_tokens = m.pending_tokens;
+  h.pending_loss = m.pending_loss;
+}
+
+void CudaModel::copy_state_from_host() {
+  Impl& m = *impl_;
+  const Model::Impl& h = m.host.internals();
+  const size_t bytes = size_t(m.n_params) * 4;
+  CUDA_CHECK(cudaMemcpy(m.params, h.params, bytes, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(m.grads, h.grads, bytes, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(m.m, h.m, bytes, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(m.v, h.v, bytes, cudaMemcpyHostToDevice));
+  m.step_count = h.step_count;
+  m.rng_counter = h.rng_counter;
+  m.pending_tokens = h.pending_tokens;
+  m.pending_loss = h.pending_loss;
+  m.opt.lora = h.opt.lora;  // a loaded state carries the alpha (and rsLoRA) its moments were built with
+}
+
 MemoryInfo CudaModel::memory() const {
   MemoryInfo info;
   info.host_bytes = impl_->bytes_held();  // device bytes, for this backend
