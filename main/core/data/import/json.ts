@@ -11,14 +11,18 @@ export interface JsonRecord {
   value: unknown;
 }
 
+/** The parser's own words come last in the hint, after "Details:", where screens fold them away. */
 function parseRecord(text: string, name: string, line: number, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
+    const fix = what.startsWith('element')
+      ? 'Fix or delete that element; each element of the array must be one complete JSON object.'
+      : 'Fix or delete that line; each line of a JSONL file must be one complete JSON object.';
     throw new DataError(
       'bad-json',
-      `${name}, line ${line}: ${what} is not valid JSON (${(err as Error).message}).`,
-      'Fix or delete that line; each line of a JSONL file must be one complete JSON object.',
+      `${name}, line ${line}: ${what} is not valid JSON.`,
+      `${fix} Details: ${(err as Error).message}.`,
       { cause: err },
     );
   }

@@ -29,10 +29,11 @@ describe('JSONL reader', () => {
     ]);
   });
 
-  it('names the broken line', async () => {
+  it('names the broken line in plain words, the parser\'s own words after "Details:" in the hint', async () => {
     await expect(collect(readJsonlRecords, '{"a":1}\n{"b":\n{"c":3}\n')).rejects.toMatchObject({
       code: 'bad-json',
-      message: expect.stringMatching(/^in\.json, line 2: the line is not valid JSON/),
+      message: 'in.json, line 2: the line is not valid JSON.',
+      hint: expect.stringMatching(/^Fix or delete that line; .* Details: \S.*\.$/),
     });
   });
 
