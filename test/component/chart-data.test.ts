@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { alignSeries, formatChartValue, STEP_TICKS, smoothed } from '../../renderer/src/lib/chart-data';
+import {
+  alignSeries,
+  fewPoints,
+  formatChartValue,
+  STEP_TICKS,
+  smoothed,
+} from '../../renderer/src/lib/chart-data';
 import { GrowableSeries } from '../../renderer/src/lib/growable-series';
 
 describe('alignSeries', () => {
@@ -93,5 +99,15 @@ describe('STEP_TICKS', () => {
   it('spaces step ticks by whole steps only', () => {
     expect(STEP_TICKS.every((s) => Number.isInteger(s) && s >= 1)).toBe(true);
     expect(STEP_TICKS.slice(0, 4)).toEqual([1, 2, 5, 10]);
+  });
+});
+
+describe('fewPoints', () => {
+  it('counts only the values in view, gaps left out', () => {
+    expect(fewPoints([1.5])).toBe(true);
+    expect(fewPoints([null, 2, null, 3])).toBe(true);
+    const many = Array.from({ length: 100 }, (_, i) => i);
+    expect(fewPoints(many)).toBe(false);
+    expect(fewPoints(many, 10, 14)).toBe(true); // zoomed in on five steps
   });
 });

@@ -1,7 +1,7 @@
 import { cleanup, render } from '@testing-library/svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import MetricChart from '../../renderer/src/components/MetricChart';
-import type { ChartSeries } from '../../renderer/src/lib/chart-data';
+import { alignSeries, type ChartSeries } from '../../renderer/src/lib/chart-data';
 import { FakePlot, nextFrame } from './fake-uplot';
 
 vi.mock('uplot', async () => ({ default: (await import('./fake-uplot')).FakePlot }));
@@ -100,6 +100,20 @@ describe('MetricChart', () => {
     expect(Array.from(plot.data[2]!)).toEqual([null, 3.5, null, 1.5]);
     expect(plot.options.series[2]?.points?.show).toBe(true);
     expect(plot.options.series[2]?.spanGaps).toBe(true);
+  });
+
+  it('draws the points of a line that has only a few, so a single step shows at all', () => {
+    render(MetricChart, { props: { label: 'Loss', series: [lossSeries(1)] } });
+    const plot = FakePlot.live[0]!;
+    const show = plot.options.series[1]!.points!.show as (
+      u: unknown,
+      i: number,
+      a: number,
+      b: number,
+    ) => boolean;
+    expect(show({ data: plot.data }, 1, 0, 0)).toBe(true);
+    const dense = alignSeries([lossSeries(500)]);
+    expect(show({ data: dense }, 1, 0, 499)).toBe(false);
   });
 
   it('is let go when the page closes', () => {

@@ -112,6 +112,24 @@ function mergeColumns(columns: Column[], positiveOnly: boolean): ChartColumns {
   return [xs.slice(0, length), ...ys.map((y) => y.slice(0, length))];
 }
 
+/**
+ * Whether a line has so few values in view (from..to, inclusive) that its points must be drawn too:
+ * a single value draws no line at all, and a handful read better as dots joined by lines.
+ */
+export function fewPoints(
+  values: ArrayLike<number | null | undefined>,
+  from = 0,
+  to = values.length - 1,
+): boolean {
+  let count = 0;
+  for (let i = Math.max(0, from); i <= to && i < values.length; i++) {
+    if (values[i] !== null && values[i] !== undefined && ++count > FEW_POINTS) return false;
+  }
+  return true;
+}
+
+const FEW_POINTS = 12;
+
 /** Exponential moving average (as TensorBoard smooths loss): `weight` 0 = raw, 0.99 = very smooth. */
 export function smoothed(
   values: NumberArray,
