@@ -206,4 +206,35 @@ describe('Train step', () => {
     expect(screen.getByTestId('run-status').textContent).toBe('Finished');
     expect(screen.queryByTestId('pause-run')).toBeNull();
   });
+
+  it('leads a run cancelled before its first checkpoint back to the settings', async () => {
+    api.answer('runs.get', newRunDetails(7, { run: runSummary(7, { status: 'cancelled' }) }));
+    await setup();
+    const next = screen.getByTestId('next-steps');
+    expect(next.textContent).toContain('nothing to try yet');
+    expect(screen.getByTestId('next-settings').getAttribute('href')).toBe('#/wizard/settings');
+    expect(screen.queryByTestId('next-try')).toBeNull();
+    expect(screen.queryByTestId('resume-run')).toBeNull();
+  });
+
+  it('offers Resume and new settings after a failure, and the checkpoints saved before it', async () => {
+    api.answer(
+      'runs.get',
+      newRunDetails(7, {
+        run: runSummary(7, {
+          status: 'failed',
+          error: { code: 'out-of-memory', message: 'The trainer ran out of memory.' },
+        }),
+        checkpoints: [checkpoint(11, 40, 1.3)],
+      }),
+    );
+    await setup();
+    expect(screen.getByTestId('run-error').textContent).toContain('lower “Longest example”');
+    expect(screen.getByTestId('next-steps').textContent).toContain(
+      'Resume continues from the last saved checkpoint',
+    );
+    expect(screen.getByTestId('resume-run').textContent?.trim()).toBe('Resume');
+    expect(screen.getByTestId('next-try').getAttribute('href')).toBe('#/wizard/try');
+    expect(screen.getByTestId('next-settings').getAttribute('href')).toBe('#/wizard/settings');
+  });
 });
