@@ -3,10 +3,11 @@
 # builds the CUDA backend on the device for sm_90, runs the GPU parity harness (tunesmith_gpu_tests: every
 # CUDA op against its CPU twin, the GEMM family included), then the benchmark (our GEMM vs torch.matmul
 # on M7's projection shapes, M7 in PyTorch + PEFT, M7 on our engine when it can), then, if time is left,
-# the GEMM tile variants (native/dev/cuda/gemm_variants.cu) and a memcheck pass over the GEMM cases.
+# the GEMM tile variants (native/dev/cuda/gemm_variants.cu), the Hopper wgmma experiment (gemm_wgmma.cu)
+# and a memcheck pass over the GEMM cases.
 # Writes $OUT/result.json (parity counts and failures, GEMM ratios, M7 tok/s, MFU, VRAM, versions, each
 # stage's status and seconds) even when a stage fails, with log.txt (everything printed), parity.txt,
-# bench.json, variants.txt and sanitizer.txt. Ends by ~7 minutes.
+# bench.json, variants.txt, wgmma.txt and sanitizer.txt. Ends by ~7 minutes.
 #
 # How a session calls it (the `run` tool). Nothing needs carrying — it builds from the working tree, with
 # the device's own nvcc, CMake, ninja and python3 (PyTorch, transformers, peft), and needs no Node:
@@ -96,6 +97,7 @@ runs = {("with_checkpointing" if r.get("gradient_checkpointing") else "without_c
         for r in m7t.get("runs", [])}
 sanitizer = read(os.path.join(out, "sanitizer.txt"))
 variants = read(os.path.join(out, "variants.txt"))
+wgmma = read(os.path.join(out, "wgmma.txt"))
 result = {
     "env": env,
     "stages": stages,
@@ -112,6 +114,7 @@ result = {
         "summary": [l for l in sanitizer.splitlines() if "ERROR SUMMARY" in l]},
     "variants": None if variants is None else [l for l in variants.splitlines() if "best:" in l or "wrong" in l
                                                 or "WRONG" in l or "failed" in l],
+    "wgmma": None if wgmma is None else wgmma.splitlines()[-20:],
     "bench_errors": bench.get("errors"),
 }
 r = result["gemm_ratios"] or {}
@@ -183,7 +186,9 @@ if stage_ok build; then
   objs="$BUILD/CMakeFiles/tunesmith_cuda.dir/src/cuda"
   (nvcc -std=c++17 -O3 -arch=sm_90 --expt-relaxed-constexpr -Inative/include -Inative/src -Inative/src/cuda \
     native/dev/cuda/gemm_variants.cu "$objs/gemm.cu.o" "$objs/gemm_mma_bf16.cu.o" "$objs/gemm_mma_nf4.cu.o" \
-    "$objs/gemm_mma_lora.cu.o" -o "$WORK/gemm_variants" >"$WORK/variants_build.log" 2>&1) &
+    "$objs/gemm_mma_lora.cu.o" -o "$WORK/gemm_variants" >"$WORK/variants_build.log" 2>&1
+  nvcc -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a native/dev/cuda/gemm_wgmma.cu -o "$WORK/gemm_wgmma" \
+    >>"$WORK/variants_build.log" 2>&1) &
   VARIANTS_PID=$!
 fi
 
@@ -227,11 +232,18 @@ fi
 
 # ---- GEMM tile variants: correctness against the simple kernel, then TFLOP/s per M7 shape ------------------
 if [ -n "$VARIANTS_PID" ]; then
-  if wait "$VARIANTS_PID" && [ -x "$WORK/gemm_variants" ]; then
+  wait "$VARIANTS_PID" || true
+  if [ -x "$WORK/gemm_variants" ]; then
     stage variants 120 bash -c "'$WORK/gemm_variants' >'$OUT/variants.txt' 2>&1; rc=\$?; cat '$OUT/variants.txt'; exit \$rc"
   else
     printf 'variants\tfailed (build)\t0\tsee log\n' >>"$STAGES"
     cat "$WORK/variants_build.log"
+  fi
+  # The Hopper wgmma experiment (native/dev/cuda/gemm_wgmma.cu): is it right, and how fast?
+  if [ -x "$WORK/gemm_wgmma" ]; then
+    stage wgmma 60 bash -c "'$WORK/gemm_wgmma' >'$OUT/wgmma.txt' 2>&1; rc=\$?; cat '$OUT/wgmma.txt'; exit \$rc"
+  else
+    printf 'wgmma\tfailed (build)\t0\tsee log\n' >>"$STAGES"
   fi
 fi
 
