@@ -237,4 +237,14 @@ describe('Train step', () => {
     expect(screen.getByTestId('next-try').getAttribute('href')).toBe('#/wizard/try');
     expect(screen.getByTestId('next-settings').getAttribute('href')).toBe('#/wizard/settings');
   });
+
+  it('asks before cancelling with the focus on the safe answer; Escape puts the question away', async () => {
+    await setup();
+    await fireEvent.click(screen.getByTestId('cancel-run'));
+    expect(document.activeElement).toBe(screen.getByTestId('cancel-keep'));
+    await fireEvent.keyDown(window, { key: 'Escape' });
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId('cancel-run')));
+    expect(screen.queryByTestId('cancel-confirm')).toBeNull();
+    expect(api.inputs('runs.cancel')).toHaveLength(0);
+  });
 });
