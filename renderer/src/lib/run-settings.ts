@@ -53,7 +53,7 @@ function whatRows(d: RunDefinitionInfo): SettingRow[] {
     row(
       'fit',
       'Memory',
-      `${formatBytes(d.fit.availableBytes)} free of ${formatBytes(d.fit.totalBytes)} when it was set up`,
+      `needed about ${formatBytes(d.fit.totalBytes)}; ${formatBytes(d.fit.availableBytes)} was free when it was set up`,
       d.fit.device,
     ),
   ];
