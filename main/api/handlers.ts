@@ -89,5 +89,7 @@ export function createHandlers({ services, bus, openPath, chooseFolder }: Handle
     'exports.create': (request) =>
       runExports.create(request, (progress) => bus.emit('exports.progress', progress)),
     'exports.get': ({ exportId }) => runExports.get(exportId),
+    'exports.ollamaCreate': ({ exportId, name }) =>
+      runExports.ollamaCreate(exportId, name, (progress) => bus.emit('exports.progress', progress)),
   };
 }

@@ -321,6 +321,8 @@ export function exportDetails(id: number, patch: Partial<ExportDetails> = {}, ru
       ],
     },
     ollamaCommand: 'ollama create support-bot -f Modelfile',
+    ollamaName: 'support-bot',
+    ollamaAvailable: false,
     error: null,
     lineage: {
       dataset: { id: 2, name: 'support-replies', versionId: 3, version: 4 },

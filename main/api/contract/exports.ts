@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { command } from './define.js';
 import type { ExportSummary } from './library.js';
 
+/** An Ollama model name: lowercase letters, digits, ".", "_" and "-", optionally ":tag". */
+export const OLLAMA_MODEL_NAME = /^[a-z0-9][a-z0-9._-]*(:[a-z0-9][a-z0-9._-]*)?$/;
+
 export type ExportFormatName = 'ollama' | 'gguf-adapter' | 'gguf-base' | 'gguf-merged' | 'hf-merged' | 'peft';
 
 export interface ExportCheck {
@@ -22,6 +25,13 @@ export interface ExportDetails {
   verification: { passed: boolean; checks: ExportCheck[] } | null;
   /** Ollama exports: the command that makes the model, to run in the export folder. */
   ollamaCommand: string | null;
+  /** Ollama exports: the model name in that command (what `exports.ollamaCreate` is given). */
+  ollamaName: string | null;
+  /**
+   * Whether `ollama` is on this computer's PATH (checked when the details are built), so
+   * `exports.ollamaCreate` can make the model here. Always false for other formats.
+   */
+  ollamaAvailable: boolean;
   error: { code?: string; message: string; hint?: string } | null;
   lineage: {
     dataset: { id: number; name: string; versionId: number; version: number } | null;
@@ -30,6 +40,13 @@ export interface ExportDetails {
     modelDir: string;
     template: string;
   };
+}
+
+export interface OllamaCreateResult {
+  ok: true;
+  name: string;
+  /** Everything `ollama create` printed, one line each. */
+  output: string;
 }
 
 export interface ExportProgressEvent {
@@ -66,6 +83,22 @@ export const exportDetailCommands = {
       .strict(),
   ),
   'exports.get': command<ExportDetails>()(z.object({ exportId: z.number().int().min(1) }).strict()),
+  /**
+   * Run `ollama create NAME -f Modelfile` in a finished Ollama export's folder (when
+   * `ollamaAvailable`). Ollama's lines arrive as `exports.progress` (without `done`); fails with a
+   * hint when Ollama is missing, its server is not running, or it refuses the Modelfile.
+   */
+  'exports.ollamaCreate': command<OllamaCreateResult>()(
+    z
+      .object({
+        exportId: z.number().int().min(1),
+        name: z
+          .string()
+          .max(200)
+          .regex(OLLAMA_MODEL_NAME, 'lowercase letters, digits, ".", "_" and "-", optionally ":tag"'),
+      })
+      .strict(),
+  ),
 };
 
 export interface ExportEvents {

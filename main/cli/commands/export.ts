@@ -1,7 +1,6 @@
 // `tunesmith export`: a run's checkpoint (or a model folder + adapter folder) to PEFT, GGUF, a merged
 // model or an Ollama folder, optionally verified in llama.cpp. Run exports are recorded in the home
 // folder's database (store.exports).
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isTemplateName, TEMPLATE_NAMES } from '../../core/data/template/index.js';
 import { ExportError } from '../../core/export/errors.js';
@@ -12,6 +11,7 @@ import {
   exportModel,
   ollamaName,
 } from '../../core/export/export.js';
+import { createOllamaModel, findOllama, ollamaNameProblem } from '../../core/export/ollama-create.js';
 import { EXPORT_DTYPES, type ExportDtype } from '../../core/export/tensor-math.js';
 import { resolveHome } from '../../core/home.js';
 import { modelContentHash } from '../../core/runs/fit.js';
@@ -38,7 +38,10 @@ export const exportCommand: CliCommand = {
     '  --checkpoint N|best|last  which checkpoint of the run (default last; best = lowest eval loss)',
     '  --dtype f32|f16|bf16|q8_0 how GGUF model weights are stored (default f16; adapters f32 or f16)',
     '  --ollama-from NAME        Ollama: FROM this Ollama model instead of writing the base GGUF',
+    '  --ollama-create NAME      Ollama: then run `ollama create NAME -f Modelfile` in --out, when',
+    '                            Ollama is installed here (name: lowercase, digits, . _ -, optional :tag)',
     '  --name NAME               the model name in GGUF metadata and the Ollama README',
+    '                            (default with --ollama-create: that name)',
     `  --template NAME           with --adapter: the template it was trained with (${TEMPLATE_NAMES.join('|')};`,
     "                            default: the model's own, else chatml). A run's export uses the run's.",
     '  --verify                  load the result in llama.cpp and compare it with the engine',
@@ -58,6 +61,7 @@ export const exportCommand: CliCommand = {
         name: { type: 'string' },
         template: { type: 'string' },
         'ollama-from': { type: 'string' },
+        'ollama-create': { type: 'string' },
         verify: { type: 'boolean' },
         force: { type: 'boolean' },
         json: { type: 'boolean' },
@@ -87,12 +91,18 @@ export const exportCommand: CliCommand = {
       );
     }
     if (runArg === undefined && values.checkpoint) throw new UsageError('--checkpoint needs a RUN_ID.');
+    const createAs = values['ollama-create'];
+    if (createAs !== undefined) {
+      if (format !== 'ollama') throw new UsageError('--ollama-create needs --format ollama.');
+      const problem = ollamaNameProblem(createAs);
+      if (problem) throw new UsageError(problem);
+    }
     const progress = values.json ? undefined : (m: string) => io.err(`${m}…`);
     const request = {
       format: format as ExportFormat,
       outDir: values.out,
       ...(values.dtype ? { dtype: values.dtype as ExportDtype } : {}),
-      ...(values.name ? { name: values.name } : {}),
+      ...(values.name || createAs ? { name: values.name || createAs } : {}),
       ...(values['ollama-from'] ? { ollamaFrom: values['ollama-from'] } : {}),
       verify: values.verify === true,
       force: values.force === true,
@@ -110,8 +120,27 @@ export const exportCommand: CliCommand = {
       } else {
         result = await exportRun(runArg, values.checkpoint, values.home, request);
       }
-      report(result, io, values.json === true);
-      return result.verification && !result.verification.passed ? 1 : 0;
+      const verified = !result.verification || result.verification.passed;
+      if (createAs === undefined || !verified) {
+        report(result, io, values.json === true);
+        if (createAs !== undefined && !values.json)
+          io.err('The Ollama model was not created: the check in llama.cpp failed.');
+        return verified ? 0 : 1;
+      }
+      const created = await createOllamaModel({
+        dir: result.outDir,
+        name: createAs,
+        ...(progress && { onLine: (line: string) => io.err(`  ollama: ${line}`) }),
+      }).catch((err: unknown) => {
+        if (!(err instanceof ExportError)) throw err;
+        return err;
+      });
+      const ollama =
+        created instanceof ExportError
+          ? { error: { code: created.code, message: created.message, hint: created.hint } }
+          : created;
+      report(result, io, values.json === true, ollama);
+      return created instanceof ExportError ? 1 : 0;
     } catch (err) {
       if (err instanceof ExportError) {
         if (values.json)
@@ -240,16 +269,14 @@ async function exportRun(
   }
 }
 
-function onPath(command: string): boolean {
-  const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
-  return (process.env.PATH ?? '')
-    .split(path.delimiter)
-    .some((dir) => dir && exts.some((e) => existsSync(path.join(dir, command + e))));
-}
+/** What `--ollama-create` did: the model made, or why not. */
+type OllamaOutcome =
+  | { ok: true; name: string; output: string }
+  | { error: { code: string; message: string; hint: string } };
 
-function report(result: ExportResult, io: CliIo, json: boolean): void {
+function report(result: ExportResult, io: CliIo, json: boolean, ollama?: OllamaOutcome): void {
   if (json) {
-    io.out(JSON.stringify(result, null, 2));
+    io.out(JSON.stringify(ollama ? { ...result, ollama } : result, null, 2));
     return;
   }
   io.out(`Exported ${result.format} to ${result.outDir}:`);
@@ -257,9 +284,19 @@ function report(result: ExportResult, io: CliIo, json: boolean): void {
   for (const n of result.notes) io.out(`Note: ${n}`);
   if (result.format === 'ollama') {
     const name = ollamaName(path.basename(result.outDir));
-    io.out(`Next: ollama create ${name} -f ${path.join(result.outDir, 'Modelfile')}   (see README.md)`);
-    if (onPath('ollama'))
-      io.out(`Ollama is installed here: run the line above, then \`ollama run ${name}\`.`);
+    if (ollama && 'ok' in ollama) {
+      io.out(`Created the Ollama model ${ollama.name}. Chat with it: ollama run ${ollama.name}`);
+    } else if (ollama) {
+      io.err(
+        `The files are written, but the Ollama model was not created.\n${ollama.error.message}\n${ollama.error.hint}`,
+      );
+    } else {
+      io.out(`Next: ollama create ${name} -f ${path.join(result.outDir, 'Modelfile')}   (see README.md)`);
+      if (findOllama())
+        io.out(
+          `Ollama found: create the model now by running the line above, or add \`--ollama-create ${name}\` to this export command to have Tunesmith run it; then \`ollama run ${name}\`.`,
+        );
+    }
   }
   if (result.verification) {
     io.out(`Verification in llama.cpp: ${result.verification.passed ? 'PASSED' : 'FAILED'}`);

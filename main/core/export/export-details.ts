@@ -8,6 +8,7 @@ import type { RunDefinition } from '../runs/define.js';
 import type { ExportRow, Store } from '../store/index.js';
 import { ExportError } from './errors.js';
 import { ollamaName } from './export.js';
+import { findOllama } from './ollama-create.js';
 
 /** What `exports.create` stores in an export row's meta (all optional for older rows). */
 export interface ExportMeta {
@@ -51,10 +52,9 @@ export function exportDetails(store: Store, exportId: number): ExportDetails {
   const checkpoint = checkpointRow
     ? { id: checkpointRow.id, step: checkpointRow.step, evalLoss: checkpointRow.evalLoss }
     : (meta.checkpoint ?? null);
-  const ollamaCommand =
-    row.kind === 'ollama' && row.status === 'completed'
-      ? (meta.ollamaCommand ?? ollamaCommandFor(meta.name ?? path.basename(row.path)))
-      : null;
+  const ollamaFolder = row.kind === 'ollama' && row.status === 'completed';
+  const modelName = ollamaFolder ? ollamaName(meta.name ?? path.basename(row.path)) : null;
+  const ollamaCommand = modelName === null ? null : (meta.ollamaCommand ?? ollamaCommandFor(modelName));
   return {
     export: exportSummary(row),
     format: row.kind as ExportFormatName,
@@ -69,6 +69,8 @@ export function exportDetails(store: Store, exportId: number): ExportDetails {
         }
       : null,
     ollamaCommand,
+    ollamaName: modelName,
+    ollamaAvailable: ollamaFolder && findOllama() !== null,
     error: row.error,
     lineage: {
       dataset:

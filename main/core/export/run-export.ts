@@ -4,7 +4,7 @@
 // stored in the row so `exports.get` can show it later, with where it came from.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ExportDetails, ExportFormatName } from '../../api/contract/exports.js';
+import type { ExportDetails, ExportFormatName, OllamaCreateResult } from '../../api/contract/exports.js';
 import { adapterDirOf, type CheckpointChoice, chooseCheckpoint } from '../runs/checkpoint-choice.js';
 import type { RunDefinition } from '../runs/define.js';
 import { assertModelUnchanged } from '../runs/model-check.js';
@@ -13,6 +13,7 @@ import type { CheckpointRow } from '../store/repos/checkpoints.js';
 import { ExportError } from './errors.js';
 import { type ExportRequest, exportModel } from './export.js';
 import { type ExportMeta, exportDetails, ollamaCommandFor } from './export-details.js';
+import { createOllamaModel } from './ollama-create.js';
 import { defaultExportDir } from './out-dir.js';
 import type { ExportDtype } from './tensor-math.js';
 
@@ -52,6 +53,25 @@ export class RunExports {
 
   get(exportId: number): ExportDetails {
     return exportDetails(this.#store, exportId);
+  }
+
+  /** `ollama create NAME -f Modelfile` in a finished Ollama export's folder; Ollama's lines as progress. */
+  async ollamaCreate(
+    exportId: number,
+    name: string,
+    onProgress: (p: RunExportProgress) => void,
+  ): Promise<OllamaCreateResult> {
+    const row = this.get(exportId).export;
+    if (row.kind !== 'ollama' || row.status !== 'completed') {
+      throw new ExportError(
+        'not-an-ollama-folder',
+        `Export ${exportId} is not a finished Ollama folder, so there is no Modelfile to create a model from.`,
+        'Export the run for Ollama first, then create the model from that export.',
+      );
+    }
+    const say = (message: string) => onProgress({ exportId, runId: row.runId, message });
+    say(`Creating the Ollama model ${name}`);
+    return createOllamaModel({ dir: row.path, name, onLine: say });
   }
 
   async create(
