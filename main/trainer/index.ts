@@ -6,8 +6,14 @@
 //
 // Exact resume: the micro-batch order is a pure function of (seed, epoch, example lengths), so the
 // position stored in a checkpoint (optimizer steps taken) says where the stream continues; the
-// engine's saveState holds the adapter, the AdamW moments and the RNG.
+// engine's saveState holds the adapter, the AdamW moments and the RNG. A resume with a smaller
+// micro-batch (after running out of memory) re-cuts the rest of the epoch (batch-stream.ts).
+//
+// On a GPU, before training, a measured memory check (calibrate.ts) picks the micro-batch at the
+// longest example; running out of memory during training is reported as code "out-of-memory" and
+// RunService restarts from the last checkpoint with a smaller micro-batch.
 import {
+  appendFileSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -19,20 +25,29 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { Batch, Session } from '../../native/index.js';
-import { lengthGroupedBatches } from '../core/data/batching.js';
 import { exampleLength, readTokenFile, type TokenFile } from '../core/data/token-file.js';
 import { loadModelTokenizer } from '../core/data/tokenize.js';
 import { loadNative } from '../core/engine/native.js';
+import { calibrateMicroBatch, calibrationMessage } from '../core/runs/calibrate.js';
 import { learningRate } from '../core/runs/config.js';
 import { modelContentHash } from '../core/runs/fit.js';
+import { type BatchShape, engineOutOfMemoryMessage, isOutOfMemory } from '../core/runs/oom.js';
+import { BatchStream } from './batch-stream.js';
 import { connectToParent } from './channel.js';
 import type { CheckpointMeta, DataPosition, TrainerJob, TrainerMessage } from './protocol.js';
 import { type EvalPoint, evalLossRisingWarning } from './warnings.js';
 
+/** Test hooks (TUNESMITH_TRAINER_FAULT, JSON). */
 interface Faults {
   nanAtStep?: number;
   checkpointFailsAtStep?: number;
   slowMs?: number;
+  /** Throw the engine's out-of-memory error during this step, while the micro-batch is above `oomFitsMicroBatch`. */
+  oomAtStep?: number;
+  /** The largest micro-batch that "fits" for oomAtStep (default 0: none does). */
+  oomFitsMicroBatch?: number;
+  /** Append `{"step":N,"examples":[…]}` per optimizer step to this file (which examples it used). */
+  traceFile?: string;
 }
 
 let pauseRequested = false;
@@ -61,40 +76,6 @@ function faults(): Faults {
     return JSON.parse(raw) as Faults;
   } catch {
     return {};
-  }
-}
-
-/** The micro-batches of the run, in order, epoch after epoch (each epoch its own seeded order). */
-class BatchStream {
-  readonly #file: TokenFile;
-  readonly #lengths: number[];
-  readonly #microBatch: number;
-  readonly #seed: number;
-  #epoch = -1;
-  #order: number[][] = [];
-
-  constructor(file: TokenFile, microBatch: number, seed: number) {
-    this.#file = file;
-    this.#lengths = Array.from({ length: file.examples }, (_, i) => exampleLength(file, i));
-    this.#microBatch = microBatch;
-    this.#seed = seed;
-  }
-
-  get perEpoch(): number {
-    return Math.ceil(this.#file.examples / this.#microBatch);
-  }
-
-  /** Micro-batch number `m` of the run (0-based). */
-  batch(m: number): Batch {
-    const epoch = Math.floor(m / this.perEpoch);
-    if (epoch !== this.#epoch) {
-      this.#order = lengthGroupedBatches(this.#lengths, {
-        batchSize: this.#microBatch,
-        seed: (this.#seed + epoch) >>> 0,
-      });
-      this.#epoch = epoch;
-    }
-    return packExamples(this.#file, this.#order[m % this.perEpoch]!);
   }
 }
 
@@ -225,7 +206,15 @@ async function train(job: TrainerJob): Promise<void> {
     fromStep: position.step,
   });
 
-  const stream = new BatchStream(trainFile, h.microBatch, h.seed);
+  const lengths = Array.from({ length: trainFile.examples }, (_, i) => exampleLength(trainFile, i));
+  const shape = await chooseShape(session, job, trainFile, lengths);
+  // The stream as the checkpoint left it, continued with this run's micro-batch.
+  const stream = new BatchStream(
+    lengths,
+    position.microBatch ?? job.firstMicroBatch ?? h.microBatch,
+    h.seed,
+    position.resplit,
+  ).continueWith(position.microBatches, shape.microBatch);
   const evalHistory: EvalPoint[] = [];
   const warned = new Set<string>();
   const started = performance.now();
@@ -233,11 +222,17 @@ async function train(job: TrainerJob): Promise<void> {
   let lastCheckpointStep = position.step;
   for (let step = position.step; step < job.totalSteps; ) {
     const stepStart = performance.now();
-    for (let a = 0; a < h.gradAccum; a++) {
-      await session.step(stream.batch(position.microBatches), {
+    const examples: number[] = [];
+    for (let a = 0; a < shape.gradAccum; a++) {
+      const indices = stream.batch(position.microBatches);
+      if (fault.oomAtStep === step + 1 && shape.microBatch > (fault.oomFitsMicroBatch ?? 0)) {
+        throw new Error(engineOutOfMemoryMessage('a training step', 12.3e9, 7.9e9));
+      }
+      await session.step(packExamples(trainFile, indices), {
         neftuneAlpha: h.neftuneAlpha,
         loraDropout: true,
       });
+      examples.push(...indices);
       position.microBatches++;
     }
     const lr = learningRate(h, step, job.totalSteps);
@@ -250,6 +245,7 @@ async function train(job: TrainerJob): Promise<void> {
       maxGradNorm: h.maxGradNorm,
     });
     step++;
+    if (fault.traceFile) appendFileSync(fault.traceFile, `${JSON.stringify({ step, examples })}\n`);
     if (fault.slowMs) await new Promise((r) => setTimeout(r, fault.slowMs));
     const loss = fault.nanAtStep === step ? Number.NaN : result.loss;
     if (!Number.isFinite(loss) || !Number.isFinite(result.gradNorm)) {
@@ -262,7 +258,11 @@ async function train(job: TrainerJob): Promise<void> {
     position = {
       step,
       microBatches: position.microBatches,
-      epoch: Math.floor(position.microBatches / stream.perEpoch),
+      epoch: Math.floor(stream.epochAt(position.microBatches)),
+      microBatch: stream.microBatch,
+      ...(position.microBatches < stream.resplit.startsAt + stream.resplit.batches.length
+        ? { resplit: stream.resplit }
+        : {}),
     };
     const elapsed = (performance.now() - started) / 1000;
     const stepSeconds = (performance.now() - stepStart) / 1000;
@@ -277,11 +277,11 @@ async function train(job: TrainerJob): Promise<void> {
       tokensPerSecond: stepSeconds > 0 ? result.trainedTokens / stepSeconds : 0,
       etaSeconds: (elapsed / (step - startStep)) * (job.totalSteps - step),
       memoryBytes: session.memory().hostBytes + session.memory().deviceBytes,
-      epoch: position.microBatches / stream.perEpoch,
+      epoch: stream.epochAt(position.microBatches),
     });
     const last = step === job.totalSteps;
     if (step % h.evalEvery === 0 || last) {
-      lastEvalLoss = evalFile ? await evalLoss(session, evalFile, h.microBatch) : null;
+      lastEvalLoss = evalFile ? await evalLoss(session, evalFile, shape.microBatch) : null;
       let stopped = 0;
       for (const prompt of job.samplePrompts) {
         const out = Array.from(
@@ -352,6 +352,46 @@ async function train(job: TrainerJob): Promise<void> {
   await send({ type: 'completed', step: job.totalSteps });
 }
 
+/**
+ * The micro-batch to train with. On a GPU (unless the job says not to) a measured check: a few
+ * forward/backward steps at the longest example, smaller micro-batches while out of memory; the
+ * engine state is saved before and loaded after, so the check leaves no gradients or RNG draws
+ * behind. On the CPU the fit check before the start stands in for it.
+ */
+async function chooseShape(
+  session: Session,
+  job: TrainerJob,
+  file: TokenFile,
+  lengths: readonly number[],
+): Promise<BatchShape> {
+  const planned = { microBatch: job.hyper.microBatch, gradAccum: job.hyper.gradAccum };
+  // On the CPU RunService's first 'started' line in the run log says the check was skipped.
+  if (job.backend !== 'cuda' || job.calibrate === false || lengths.length === 0) return planned;
+  const longest = lengths.indexOf(Math.max(...lengths));
+  const saved = path.join(job.runDir, `calibration-${process.pid}.bin`);
+  mkdirSync(job.runDir, { recursive: true });
+  await session.saveState(saved);
+  try {
+    const result = await calibrateMicroBatch(planned, async (microBatch) => {
+      const batch = packExamples(
+        file,
+        Array.from({ length: microBatch }, () => longest),
+      );
+      for (let i = 0; i < 2; i++) await session.step(batch, { neftuneAlpha: 0, loraDropout: false });
+    });
+    await session.loadState(saved);
+    await send({
+      type: 'calibration',
+      chosen: result.chosen,
+      planned,
+      message: calibrationMessage(planned, result, lengths[longest]!),
+    });
+    return result.chosen;
+  } finally {
+    rmSync(saved, { force: true });
+  }
+}
+
 async function runJob(job: TrainerJob): Promise<void> {
   try {
     await train(job);
@@ -359,7 +399,14 @@ async function runJob(job: TrainerJob): Promise<void> {
     const e = err as { code?: unknown; message?: string; hint?: string };
     await send({
       type: 'failed',
-      code: err instanceof TrainerFailure ? err.code : typeof e.code === 'string' ? e.code : 'trainer-error',
+      code:
+        err instanceof TrainerFailure
+          ? err.code
+          : isOutOfMemory(err)
+            ? 'out-of-memory'
+            : typeof e.code === 'string'
+              ? e.code
+              : 'trainer-error',
       message: e.message ?? String(err),
       ...(e.hint ? { hint: e.hint } : {}),
     });

@@ -62,6 +62,8 @@ export interface RunDefinition {
   evalTokenFile: string | null;
   samplePrompts: SamplePrompt[];
   stopTokens: number[];
+  /** Measure the micro-batch on the GPU before training (calibrate.ts). Absent = on. */
+  calibrate?: boolean;
 }
 
 export class RunError extends Error {

@@ -1,7 +1,8 @@
 // Before a run: which model exactly (a content hash of config.json and every safetensors header, so
 // a swapped or edited model is noticed on resume) and whether training fits in the device's memory.
 // On the CPU the budget is the system's free RAM; GPU free memory comes from the engine's probe.
-// (A measured GPU calibration, issue 6 item 2, is not done yet: there is no GPU to test it on.)
+// On a GPU the trainer also measures before training (calibrate.ts), and a run that still runs out of
+// memory continues with a smaller micro-batch (oom.ts, RunService).
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import os from 'node:os';

@@ -4,9 +4,12 @@
 // dies without saying goodbye leaves its run paused with error code "interrupted" and its last good
 // checkpoint, which `resume` continues from. (The runs table has no 'interrupted' status; a paused run
 // carrying that error is what interrupted means here.)
+// Out of memory during training: the trainer restarts from the last checkpoint with a smaller
+// micro-batch and the same effective batch (oom.ts), once per halving, until micro-batch 1.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { TrainerJob, TrainerMessage } from '../../trainer/protocol.js';
+import type { TrainerEvent } from '../../api/contract/runs.js';
+import type { CalibrationMessage, TrainerJob, TrainerMessage } from '../../trainer/protocol.js';
 import type { DatasetService } from '../data/datasets.js';
 import type { HomePaths } from '../home.js';
 import type { EventLevel, EventRow, Store } from '../store/index.js';
@@ -15,6 +18,7 @@ import type { SeriesPoint } from '../store/repos/metrics.js';
 import type { MetricsWriter } from '../store/repos/metrics-writer.js';
 import type { RunRow } from '../store/repos/runs.js';
 import type { SampleRow } from '../store/repos/samples.js';
+import { CALIBRATION_SKIPPED_ON_CPU } from './calibrate.js';
 import { PRESETS } from './config.js';
 import { type CreateRunRequest, defineRun, type RunDefinition, RunError } from './define.js';
 import {
@@ -24,6 +28,15 @@ import {
   type TrainerEntry,
   type TrainerHandle,
 } from './launcher.js';
+import {
+  currentShape,
+  fallbackMessage,
+  isOutOfMemory,
+  MICRO_BATCH_EVENT,
+  type MicroBatchChange,
+  outOfMemoryFailure,
+  smallerMicroBatch,
+} from './oom.js';
 
 export { type CreateRunRequest, type RunDefinition, RunError };
 
@@ -33,7 +46,7 @@ export interface CreatedRun {
 }
 
 /** Pushed to listeners: every trainer message (step messages at most 10 per second per run). */
-export type RunEvent = { runId: number } & (TrainerMessage | { type: 'status'; run: RunRow });
+export type RunEvent = { runId: number } & (TrainerEvent | { type: 'status'; run: RunRow });
 
 export interface RunDetails {
   run: RunRow;
@@ -69,6 +82,10 @@ interface ActiveRun {
   pausing: boolean;
   /** The service closed: the trainer's last words and exit no longer touch the store. */
   closed: boolean;
+  /** The last optimizer step the trainer reported. */
+  lastStep: number;
+  /** Ran out of memory; a smaller micro-batch was recorded: start the trainer again when it exits. */
+  restart: boolean;
 }
 
 const METRIC_NAMES = [
@@ -135,8 +152,13 @@ export class RunService {
     return { run, definition };
   }
 
+  /** The run's definition, with the micro-batch it trains with now (after out-of-memory fallbacks). */
   definition(run: RunRow): RunDefinition {
-    return run.config as unknown as RunDefinition;
+    const stored = run.config as unknown as RunDefinition;
+    const planned = { microBatch: stored.hyper.microBatch, gradAccum: stored.hyper.gradAccum };
+    const shape = currentShape(planned, this.#store.events.list({ runId: run.id, limit: 1_000_000 }));
+    if (shape.microBatch === planned.microBatch) return stored;
+    return { ...stored, hyper: { ...stored.hyper, ...shape } };
   }
 
   /** Starts (or, after a pause or an interruption, resumes) the run's trainer. */
@@ -168,6 +190,10 @@ export class RunService {
         'Put the model folder back where it was, then resume again.',
       );
     }
+    return this.#spawn(runId, definition);
+  }
+
+  #spawn(runId: number, definition: RunDefinition): Promise<RunRow> {
     const checkpoint = this.#store.checkpoints.latest(runId);
     const job: TrainerJob = {
       runId,
@@ -182,6 +208,8 @@ export class RunService {
       stopTokens: definition.stopTokens,
       resumeFrom: checkpoint && existsSync(checkpoint.path) ? checkpoint.path : null,
       backend: definition.backend,
+      calibrate: definition.calibrate !== false,
+      firstMicroBatch: (this.#get(runId).config as unknown as RunDefinition).hyper.microBatch,
     };
     const trainer = this.#launchTrainer(this.#trainerEntry ?? defaultTrainerEntry(), {
       ...process.env,
@@ -203,6 +231,8 @@ export class RunService {
       finalMessage: false,
       pausing: false,
       closed: false,
+      lastStep: 0,
+      restart: false,
     };
     this.#active.set(runId, active);
     trainer.onMessage((message) => {
@@ -213,6 +243,14 @@ export class RunService {
       writer.close();
       this.#active.delete(runId);
       rmSync(path.join(job.runDir, 'trainer.pid'), { force: true });
+      if (active.restart && this.#get(runId).status === 'running') {
+        try {
+          this.#spawn(runId, this.definition(this.#get(runId))).then(resolveDone);
+          return;
+        } catch (err) {
+          this.#setStatus(runId, 'failed', { code: 'trainer-error', message: (err as Error).message });
+        }
+      }
       if (!active.finalMessage && this.#get(runId).status !== 'cancelled') {
         const last = this.#store.checkpoints.latest(runId);
         this.#interrupt(runId, {
@@ -355,16 +393,24 @@ export class RunService {
   #onMessage(runId: number, active: ActiveRun, message: TrainerMessage): void {
     const store = this.#store;
     switch (message.type) {
+      case 'calibration':
+        this.#calibrated(runId, message);
+        return;
       case 'started':
+        active.lastStep = message.fromStep;
         this.#setStatus(runId, 'running', undefined, { backend: message.backend, device: message.device });
         this.#record(
           runId,
           'info',
           'run.started',
-          `Training ${message.fromStep > 0 ? `resumed from step ${message.fromStep}` : 'started'} on ${message.device}.`,
+          `Training ${message.fromStep > 0 ? `resumed from step ${message.fromStep}` : 'started'} on ${message.device}.` +
+            (message.backend === 'cpu' && !this.#logged(runId, 'run.started')
+              ? ` ${CALIBRATION_SKIPPED_ON_CPU}`
+              : ''),
         );
         break;
       case 'step':
+        active.lastStep = message.step;
         active.writer.add({ runId, step: message.step, name: 'loss', value: message.loss });
         active.writer.add({ runId, step: message.step, name: 'lr', value: message.lr });
         active.writer.add({ runId, step: message.step, name: 'grad_norm', value: message.gradNorm });
@@ -435,13 +481,14 @@ export class RunService {
       case 'failed':
         active.finalMessage = true;
         active.writer.flush();
-        if (/out of memory|bad_alloc|cannot allocate/i.test(message.message)) {
+        if (message.code === 'out-of-memory' || isOutOfMemory(message.message)) {
+          const retry = this.#smallerAfterOutOfMemory(runId, active);
+          if (retry) {
+            this.#emit({ runId, type: 'warning', code: 'out-of-memory-smaller-batch', message: retry });
+            return;
+          }
           const { fit } = this.definition(this.#get(runId));
-          message = {
-            ...message,
-            code: 'out-of-memory',
-            hint: `The estimate was ${(fit.totalBytes / 2 ** 30).toFixed(1)} GiB with ${(fit.availableBytes / 2 ** 30).toFixed(1)} GiB free. Start a new run with less: --set maxLen=… (shorter), --set microBatch=1, --set gradientCheckpointing=true, or close other programs.`,
-          };
+          message = { ...message, ...outOfMemoryFailure(message.message, active.lastStep + 1, fit) };
         }
         this.#setStatus(runId, 'failed', {
           code: message.code,
@@ -463,6 +510,46 @@ export class RunService {
       active.lastStepEvent = now;
     }
     this.#emit({ runId, ...message });
+  }
+
+  /**
+   * Out of memory at micro-batch > 1 with a checkpoint to continue from (or before the first step):
+   * records the smaller micro-batch in the run's log (which `definition()` applies) and asks for a
+   * restart when the trainer exits. Returns the log line, or undefined when the run must fail.
+   */
+  #smallerAfterOutOfMemory(runId: number, active: ActiveRun): string | undefined {
+    const { hyper } = this.definition(this.#get(runId));
+    const before = { microBatch: hyper.microBatch, gradAccum: hyper.gradAccum };
+    const after = smallerMicroBatch(before);
+    const checkpoint = this.#store.checkpoints.latest(runId);
+    const fromStep = checkpoint && existsSync(checkpoint.path) ? checkpoint.step : 0;
+    if (!after || (fromStep === 0 && active.lastStep > 0)) return undefined;
+    const message = fallbackMessage(active.lastStep + 1, before, after, fromStep);
+    const change: MicroBatchChange = { ...after, reason: 'out-of-memory', fromStep };
+    this.#record(runId, 'warn', MICRO_BATCH_EVENT, message, change);
+    // A pause asked for meanwhile: stay paused; resume continues with the smaller micro-batch.
+    if (active.pausing) this.#setStatus(runId, 'paused');
+    else active.restart = true;
+    return message;
+  }
+
+  #logged(runId: number, kind: string): boolean {
+    return this.#store.events.list({ runId, limit: 1_000_000 }).some((e) => e.kind === kind);
+  }
+
+  /** The trainer's memory check on a GPU: kept in the log; a smaller micro-batch is kept for resumes. */
+  #calibrated(runId: number, message: CalibrationMessage): void {
+    if (message.chosen.microBatch === message.planned.microBatch) {
+      this.#record(runId, 'info', 'run.calibration', message.message, message.chosen);
+      return;
+    }
+    const change: MicroBatchChange = {
+      ...message.chosen,
+      reason: 'calibration',
+      fromStep: this.#store.checkpoints.latest(runId)?.step ?? 0,
+    };
+    this.#record(runId, 'warn', MICRO_BATCH_EVENT, message.message, change);
+    this.#emit({ runId, type: 'warning', code: 'micro-batch-calibrated', message: message.message });
   }
 
   /** Keeps the last `keepCheckpoints` checkpoints and the best by eval loss; removes the others' files and rows. */
