@@ -18,6 +18,19 @@ describe('tunesmith train / runs', () => {
     expect(made.status, made.stderr).toBe(0);
   });
 
+  it('says in its progress output when a run continues with a smaller micro-batch after running out of memory', () => {
+    const set = ['threads=1', 'maxSteps=8', 'checkpointEvery=4', 'evalEvery=8', 'samples=0', 'maxLen=256']
+      .concat(['microBatch=2', 'gradAccum=2'])
+      .flatMap((kv) => ['--set', kv]);
+    const train = runCli(['train', ...home, '--model', model, '--data', SAMPLE, '--backend', 'cpu', ...set], {
+      TUNESMITH_TRAINER_FAULT: JSON.stringify({ oomAtStep: 6, oomFitsMicroBatch: 1 }),
+    });
+    expect(train.status, train.stderr).toBe(0);
+    expect(train.stderr).toMatch(
+      /warning: Ran out of memory at step 6 with micro-batch 2; continuing from step 4/,
+    );
+  });
+
   it('trains the tiny model on the sample with the quick preset; runs show --json has eval loss and stop rate', () => {
     const train = runCli([
       'train',

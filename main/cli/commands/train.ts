@@ -149,6 +149,10 @@ export async function followRun(
     } else if (event.type === 'checkpoint') {
       endLine();
       io.err(`checkpoint at step ${event.step}: ${event.path}`);
+    } else if (event.type === 'warning') {
+      // e.g. out of memory: continuing with a smaller micro-batch; eval loss rising.
+      endLine();
+      io.err(`warning: ${event.message}`);
     }
   });
   let interrupted = false;
