@@ -32,6 +32,8 @@ export interface DataCheckOptions {
 export interface ShownSpan {
   text: string;
   trained: boolean;
+  /** A special token (only when decodeSpans was given the special ids). */
+  special?: boolean;
 }
 
 export interface ShownExample {
@@ -112,10 +114,15 @@ export async function checkData(
 }
 
 /**
- * The tokens as text, cut where the trained flag changes. Decoding prefixes and taking the
+ * The tokens as text, cut where the trained flag changes — and, given `special` token ids, around
+ * every special token (each one a span of its own, flagged). Decoding prefixes and taking the
  * difference keeps the spaces that decoders strip from the start of a decoded run.
  */
-export function decodeSpans(model: ModelTokenizer, tokens: TokenizedExample): ShownSpan[] {
+export function decodeSpans(
+  model: ModelTokenizer,
+  tokens: TokenizedExample,
+  special: ReadonlySet<number> = new Set(),
+): ShownSpan[] {
   const ids = Array.from(tokens.ids);
   const decode = (end: number) =>
     end === 0
@@ -128,16 +135,23 @@ export function decodeSpans(model: ModelTokenizer, tokens: TokenizedExample): Sh
   let start = 0;
   let before = '';
   for (let i = 1; i <= ids.length; i++) {
-    if (i < ids.length && tokens.trained[i] === tokens.trained[start]) continue;
+    const cut =
+      i === ids.length ||
+      tokens.trained[i] !== tokens.trained[start] ||
+      special.has(ids[i]!) ||
+      special.has(ids[start]!);
+    if (!cut) continue;
     const upTo = decode(i);
-    spans.push({ text: upTo.slice(before.length), trained: tokens.trained[start] === 1 });
+    const span: ShownSpan = { text: upTo.slice(before.length), trained: tokens.trained[start] === 1 };
+    if (special.has(ids[start]!)) span.special = true;
+    spans.push(span);
     before = upTo;
     start = i;
   }
   return spans;
 }
 
-function locationOf(source: unknown): ExampleLocation | undefined {
+export function locationOf(source: unknown): ExampleLocation | undefined {
   if (!source || typeof source !== 'object') return undefined;
   const s = source as Partial<SourceRowData>;
   const location: ExampleLocation = {};

@@ -2,16 +2,16 @@
 // tokenizer, each piece marked trained or not, special tokens (<|im_end|> …) marked so they can be
 // shown, and whether training will use it at the chosen max length (the same audit the run makes,
 // too-long examples left out as runs do).
-import type { DatasetPreview, DatasetPreviewSpan } from '../../api/contract/datasets.js';
+import type { DatasetPreview } from '../../api/contract/datasets.js';
 import { defaultTemplate } from '../engine/generate.js';
 import type { Store } from '../store/index.js';
-import { openAuditor } from './check.js';
+import { decodeSpans, locationOf, openAuditor } from './check.js';
 import { isConversation } from './conversation.js';
 import { DataError } from './errors.js';
 import { createTemplate, TemplateError, type TemplateName } from './template/index.js';
 import { type ModelTokenizer, SegmentEncoder, type TokenizedExample } from './tokenize.js';
 import type { TokenizerCache } from './tokenizer-cache.js';
-import { checkExample, type ExampleLocation } from './validate.js';
+import { checkExample } from './validate.js';
 
 export interface PreviewRequest {
   versionId: number;
@@ -81,7 +81,7 @@ export function previewExample(
     maxLen: req.maxLen,
     trainedInRun: audited !== null,
     problem,
-    spans: tokens ? previewSpans(model, tokens) : [],
+    spans: tokens ? decodeSpans(model, tokens, specialTokenIds(model)) : [],
   };
 }
 
@@ -90,52 +90,4 @@ export function specialTokenIds(model: ModelTokenizer): Set<number> {
   const ids = new Set<number>();
   for (const [id, token] of model.tokenizer.get_added_tokens_decoder()) if (token.special) ids.add(id);
   return ids;
-}
-
-/**
- * The tokens as text, cut where the trained flag changes and around every special token (each
- * special token is a span of its own). Decoding prefixes and taking the difference keeps the spaces
- * that decoders strip from the start of a decoded run.
- */
-export function previewSpans(model: ModelTokenizer, tokens: TokenizedExample): DatasetPreviewSpan[] {
-  const ids = Array.from(tokens.ids);
-  const special = specialTokenIds(model);
-  const decode = (end: number) =>
-    end === 0
-      ? ''
-      : model.tokenizer.decode(ids.slice(0, end), {
-          skip_special_tokens: false,
-          clean_up_tokenization_spaces: false,
-        });
-  const spans: DatasetPreviewSpan[] = [];
-  let before = '';
-  let start = 0;
-  for (let i = 1; i <= ids.length; i++) {
-    const cut =
-      i === ids.length ||
-      tokens.trained[i] !== tokens.trained[start] ||
-      special.has(ids[i]!) ||
-      special.has(ids[start]!);
-    if (!cut) continue;
-    const upTo = decode(i);
-    const span: DatasetPreviewSpan = {
-      text: upTo.slice(before.length),
-      trained: tokens.trained[start] === 1,
-    };
-    if (special.has(ids[start]!)) span.special = true;
-    spans.push(span);
-    before = upTo;
-    start = i;
-  }
-  return spans;
-}
-
-function locationOf(source: unknown): ExampleLocation | undefined {
-  if (!source || typeof source !== 'object') return undefined;
-  const s = source as { file?: unknown; line?: unknown; row?: unknown };
-  const location: ExampleLocation = {};
-  if (typeof s.file === 'string') location.file = s.file;
-  if (typeof s.line === 'number') location.line = s.line;
-  if (typeof s.row === 'number') location.row = s.row;
-  return location;
 }
