@@ -22,9 +22,14 @@ describe('tunesmith train / runs', () => {
     const set = ['threads=1', 'maxSteps=8', 'checkpointEvery=4', 'evalEvery=8', 'samples=0', 'maxLen=256']
       .concat(['microBatch=2', 'gradAccum=2'])
       .flatMap((kv) => ['--set', kv]);
-    const train = runCli(['train', ...home, '--model', model, '--data', SAMPLE, '--backend', 'cpu', ...set], {
-      TUNESMITH_TRAINER_FAULT: JSON.stringify({ oomAtStep: 6, oomFitsMicroBatch: 1 }),
-    });
+    // A home of its own: the other tests count runs from 1.
+    const ownHome = ['--home', path.join(work, 'home-oom')];
+    const train = runCli(
+      ['train', ...ownHome, '--model', model, '--data', SAMPLE, '--backend', 'cpu', ...set],
+      {
+        TUNESMITH_TRAINER_FAULT: JSON.stringify({ oomAtStep: 6, oomFitsMicroBatch: 1 }),
+      },
+    );
     expect(train.status, train.stderr).toBe(0);
     expect(train.stderr).toMatch(
       /warning: Ran out of memory at step 6 with micro-batch 2; continuing from step 4/,
