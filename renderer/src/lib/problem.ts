@@ -23,7 +23,6 @@ const SCREEN_HINTS: Record<string, string> = {
     'Go back to the Data step and fix or delete those examples; that makes a new version, which is the one trained.',
   'bad-mapping':
     'Choose below which column holds the question and which the reply, then read the file again.',
-  'not-implemented': 'This part of Tunesmith is still being built; update Tunesmith and try again.',
 };
 
 /** Main ends some hints with the raw technical cause after "Details:" (a parser's own words). */

@@ -77,10 +77,9 @@ export class SettingsForm {
     };
   }
 
-  /** A plan that says the run cannot start (does not fit, bad data) blocks Start; a missing `runs.plan` does not. */
+  /** A plan that says the run cannot start (does not fit, bad data) blocks Start. */
   get canStart(): boolean {
-    const blocking = this.planError !== null && this.planError.code !== 'not-implemented';
-    return this.valid && !blocking && !this.starting && !this.planning;
+    return this.valid && this.planError === null && !this.starting && !this.planning;
   }
 
   /** What a field shows: the text typed, else the value the current plan uses. */
