@@ -38,6 +38,15 @@ describe('RunService', () => {
     services.push(s);
     return s;
   };
+  /** A run of the tiny model on the sample with SETTINGS (and the sample's eval file unless told). */
+  const createRun = (core: CoreServices, { withEval = true, modelDir = model } = {}) =>
+    core.runs.create({
+      modelDir,
+      dataFile: SAMPLE,
+      ...(withEval && { evalFile: SAMPLE_EVAL }),
+      overrides: SETTINGS,
+      backend: 'cpu',
+    });
 
   beforeAll(async () => {
     await createTinyModel({ arch: 'qwen2', outDir: model });
@@ -84,13 +93,7 @@ describe('RunService', () => {
 
   it('resumes after SIGKILL of the trainer with exactly the uninterrupted losses', async () => {
     const core = open({ TUNESMITH_TRAINER_FAULT: JSON.stringify({ slowMs: 150 }) });
-    const { run } = await core.runs.create({
-      modelDir: model,
-      dataFile: SAMPLE,
-      evalFile: SAMPLE_EVAL,
-      overrides: SETTINGS,
-      backend: 'cpu',
-    });
+    const { run } = await createRun(core);
     const killed = new Promise<void>((resolve) => {
       const stop = core.runs.subscribe((event) => {
         if (event.runId === run.id && event.type === 'step' && event.step === 6) {
@@ -113,13 +116,7 @@ describe('RunService', () => {
 
   it('pauses at the next optimizer step with a checkpoint, and resumes to the same losses', async () => {
     const core = open({ TUNESMITH_TRAINER_FAULT: JSON.stringify({ slowMs: 100 }) });
-    const { run } = await core.runs.create({
-      modelDir: model,
-      dataFile: SAMPLE,
-      evalFile: SAMPLE_EVAL,
-      overrides: SETTINGS,
-      backend: 'cpu',
-    });
+    const { run } = await createRun(core);
     const stop = core.runs.subscribe((event) => {
       if (event.runId === run.id && event.type === 'step' && event.step === 2) {
         core.runs.pause(run.id);
@@ -138,12 +135,7 @@ describe('RunService', () => {
 
   it('stops on a NaN loss with a message and keeps the last good checkpoint', async () => {
     const core = open({ TUNESMITH_TRAINER_FAULT: JSON.stringify({ nanAtStep: 6 }) });
-    const { run } = await core.runs.create({
-      modelDir: model,
-      dataFile: SAMPLE,
-      overrides: SETTINGS,
-      backend: 'cpu',
-    });
+    const { run } = await createRun(core, { withEval: false });
     const failed = await core.runs.start(run.id);
     expect(failed.status).toBe('failed');
     expect(failed.error?.code).toBe('loss-not-finite');
@@ -154,13 +146,7 @@ describe('RunService', () => {
 
   it('resumes when Resume comes while the pause is still under way', async () => {
     const core = open({ TUNESMITH_TRAINER_FAULT: JSON.stringify({ slowMs: 100 }) });
-    const { run } = await core.runs.create({
-      modelDir: model,
-      dataFile: SAMPLE,
-      evalFile: SAMPLE_EVAL,
-      overrides: SETTINGS,
-      backend: 'cpu',
-    });
+    const { run } = await createRun(core);
     let resumed: Promise<unknown> | undefined;
     const stop = core.runs.subscribe((event) => {
       if (event.runId === run.id && event.type === 'step' && event.step === 2) {
@@ -178,12 +164,7 @@ describe('RunService', () => {
 
   it('pauses when the disk fills up during a checkpoint, leaving no half-written checkpoint', async () => {
     const core = open({ TUNESMITH_TRAINER_FAULT: JSON.stringify({ checkpointFailsAtStep: 8 }) });
-    const { run } = await core.runs.create({
-      modelDir: model,
-      dataFile: SAMPLE,
-      overrides: SETTINGS,
-      backend: 'cpu',
-    });
+    const { run } = await createRun(core, { withEval: false });
     const paused = await core.runs.start(run.id);
     expect(paused.status).toBe('paused');
     expect(paused.error?.code).toBe('disk-full');
@@ -193,12 +174,7 @@ describe('RunService', () => {
 
   it('says clearly when the model folder was moved before a resume', async () => {
     const core = open({ TUNESMITH_TRAINER_FAULT: JSON.stringify({ checkpointFailsAtStep: 4 }) });
-    const { run } = await core.runs.create({
-      modelDir: model,
-      dataFile: SAMPLE,
-      overrides: SETTINGS,
-      backend: 'cpu',
-    });
+    const { run } = await createRun(core, { withEval: false });
     expect((await core.runs.start(run.id)).status).toBe('paused');
     const moved = `${model}-moved`;
     renameSync(model, moved);
@@ -213,12 +189,7 @@ describe('RunService', () => {
     const core = open({ TUNESMITH_TRAINER_FAULT: JSON.stringify({ checkpointFailsAtStep: 4 }) });
     const copy = path.join(work, 'model-copy');
     cpSync(model, copy, { recursive: true });
-    const { run } = await core.runs.create({
-      modelDir: copy,
-      dataFile: SAMPLE,
-      overrides: SETTINGS,
-      backend: 'cpu',
-    });
+    const { run } = await createRun(core, { withEval: false, modelDir: copy });
     expect((await core.runs.start(run.id)).status).toBe('paused');
     const configFile = path.join(copy, 'config.json');
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
@@ -237,12 +208,7 @@ describe('RunService', () => {
         trainerEnv: { TUNESMITH_TRAINER_FAULT: JSON.stringify({ slowMs: 200 }) },
       },
     );
-    const { run } = await core.runs.create({
-      modelDir: model,
-      dataFile: SAMPLE,
-      overrides: SETTINGS,
-      backend: 'cpu',
-    });
+    const { run } = await createRun(core, { withEval: false });
     await new Promise<void>((resolve) => {
       core.runs.subscribe((event) => {
         if (event.runId === run.id && event.type === 'checkpoint') resolve();
@@ -261,12 +227,7 @@ describe('RunService', () => {
 
   it('marks a run left running by a dead process as interrupted when the service opens', async () => {
     const core = open();
-    const { run } = await core.runs.create({
-      modelDir: model,
-      dataFile: SAMPLE,
-      overrides: SETTINGS,
-      backend: 'cpu',
-    });
+    const { run } = await createRun(core, { withEval: false });
     core.store.runs.setStatus(run.id, 'running');
     const again = open();
     expect(again.runs.interruptedAtStart.map((r) => r.id)).toContain(run.id);
